@@ -1,0 +1,160 @@
+// Package config loads and validates the server configuration. The default
+// configuration is an embedded, commented TOML file; a user's file is laid
+// over it, so a file needs to name only what it changes. Unknown keys and
+// bad values are errors that name the key.
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Default is the embedded default configuration, comments included.
+//
+//go:embed default.toml
+var Default string
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is the whole configuration.
+type Config struct {
+	DataDir  string   `toml:"data_dir"`
+	Log      Log      `toml:"log"`
+	Admin    Admin    `toml:"admin"`
+	Store    Store    `toml:"store"`
+	Shutdown Shutdown `toml:"shutdown"`
+}
+
+// Log configures logging.
+type Log struct {
+	Format string `toml:"format"`
+	Level  string `toml:"level"`
+}
+
+// Admin configures the admin HTTP listener.
+type Admin struct {
+	Listen string `toml:"listen"`
+	PProf  bool   `toml:"pprof"`
+}
+
+// Store configures the persistent message store.
+type Store struct {
+	MaxBatch int `toml:"max_batch"`
+}
+
+// Shutdown configures the graceful stop.
+type Shutdown struct {
+	DrainTimeout Duration `toml:"drain_timeout"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("10s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText prints a duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Load returns the default configuration with the file at path laid over it
+// (path "" means defaults only), validated.
+func Load(path string) (*Config, error) {
+	c, err := parse(Default, "built-in default")
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := overlay(c, string(data), path); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func parse(text, name string) (*Config, error) {
+	c := &Config{}
+	if err := overlay(c, text, name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func overlay(c *Config, text, name string) error {
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		return fmt.Errorf("%s: %w: %w", name, ErrInvalid, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("%s: %w: unknown key %q", name, ErrInvalid, und[0].String())
+	}
+	return nil
+}
+
+// Validate checks every value and names the first bad key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if err := checkListen(c.Admin.Listen); err != nil {
+		return bad("admin.listen", "%v", err)
+	}
+	if c.Store.MaxBatch < 1 || c.Store.MaxBatch > 4096 {
+		return bad("store.max_batch", "%d is not between 1 and 4096", c.Store.MaxBatch)
+	}
+	if c.Shutdown.DrainTimeout.Duration <= 0 {
+		return bad("shutdown.drain_timeout", "must be positive")
+	}
+	return nil
+}
+
+// checkListen accepts host:port with a numeric port; an empty host means
+// every interface, which is allowed but never the default.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has no valid port", addr)
+	}
+	return nil
+}

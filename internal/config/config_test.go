@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "switchboard.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultIsValidAndOnLoopback(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "./data" {
+		t.Errorf("data_dir = %q", c.DataDir)
+	}
+	if !strings.HasPrefix(c.Admin.Listen, "127.0.0.1:") {
+		t.Errorf("admin.listen = %q, want loopback", c.Admin.Listen)
+	}
+	if c.Shutdown.DrainTimeout.Duration != 10*time.Second {
+		t.Errorf("drain_timeout = %v", c.Shutdown.DrainTimeout)
+	}
+}
+
+func TestOverlayKeepsUnsetKeys(t *testing.T) {
+	c, err := Load(writeConfig(t, "[admin]\nlisten = \"127.0.0.1:1\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Listen != "127.0.0.1:1" || c.Log.Format != "text" || c.Store.MaxBatch != 4096 {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ text, key string }{
+		{"[admin]\nlisten = \"nope\"\n", "admin.listen"},
+		{"[admin]\nlisten_addr = \"127.0.0.1:1\"\n", "admin.listen_addr"},
+		{"bogus = 1\n", "bogus"},
+		{"[log]\nformat = \"xml\"\n", "log.format"},
+		{"[log]\nlevel = \"loud\"\n", "log.level"},
+		{"[store]\nmax_batch = 0\n", "store.max_batch"},
+		{"[store]\nmax_batch = \"many\"\n", "store.max_batch"},
+		{"[shutdown]\ndrain_timeout = \"soon\"\n", "shutdown.drain_timeout"},
+		{"[shutdown]\ndrain_timeout = \"-1s\"\n", "shutdown.drain_timeout"},
+		{"data_dir = \"\"\n", "data_dir"},
+	}
+	for _, tc := range cases {
+		p := writeConfig(t, tc.text)
+		_, err := Load(p)
+		if err == nil {
+			t.Errorf("%q: no error", tc.text)
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: error %v does not wrap ErrInvalid", tc.text, err)
+		}
+		if !strings.Contains(err.Error(), tc.key) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%q: error %q does not name key %s and file %s", tc.text, err, tc.key, p)
+		}
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "absent.toml")); err == nil {
+		t.Fatal("no error for a missing file")
+	}
+}
