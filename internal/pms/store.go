@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,9 +29,14 @@ var (
 )
 
 // DefaultMaxBatch bounds the records written by one group commit. Recovery
-// relies on it: only the last MaxBatch records can belong to a batch that was
-// being written when the process died.
+// relies on it: only the last DefaultMaxBatch records can belong to a batch
+// that was being written when the process died, whatever batch size the run
+// before the crash was configured with.
 const DefaultMaxBatch = 4096
+
+// maxLinger bounds how long a group commit waits for writers that the
+// previous commit just released; it is small next to an fdatasync.
+const maxLinger = 50 * time.Microsecond
 
 // Options configure a Store.
 type Options struct {
@@ -40,9 +46,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives the store's figures; nil keeps them private.
 	Metrics *Metrics
-	// MaxBatch is the most records one group commit writes. It must not
-	// shrink between runs on one file by more than recovery can tolerate,
-	// so it is clamped to [1, DefaultMaxBatch].
+	// MaxBatch is the most records one group commit writes, clamped to
+	// [1, DefaultMaxBatch].
 	MaxBatch int
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -162,6 +167,37 @@ func (s *Store) recover(visit func(*Record) error) error {
 		return fmt.Errorf("stat %s: %w", s.path, err)
 	}
 	size := st.Size()
+	base, err := ReadIndexBase(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	// Look at the first record before changing anything, so that a foreign
+	// file is refused untouched rather than "repaired".
+	if size > 0 {
+		first := make([]byte, min(size, RecordSize))
+		if _, err := s.f.ReadAt(first, 0); err != nil {
+			return fmt.Errorf("read %s: %w", s.path, err)
+		}
+		if !allZero(first) && (len(first) < 2 || first[0] != magic0 || first[1] != magic1) {
+			return fmt.Errorf("%s: %w", s.path, ErrForeign)
+		}
+		var r Record
+		if len(first) == RecordSize {
+			switch err := Decode(first, &r); {
+			case err == nil || errors.Is(err, ErrStateCRC):
+				if r.Index != base && base != 0 {
+					s.log.Warn("index-base disagrees with the first record; the record wins", "file", s.path, "index_base", base, "first_index", r.Index)
+				}
+				base = r.Index
+			case errors.Is(err, ErrVersion):
+				return fmt.Errorf("%s: %w", s.path, err)
+			case size/RecordSize > DefaultMaxBatch:
+				return fmt.Errorf("%s: first record unreadable: %w (%w)", s.path, ErrCorrupt, err)
+			}
+			// Otherwise the whole file may be one torn first batch; the
+			// scan below decides.
+		}
+	}
 	if rem := size % RecordSize; rem != 0 {
 		s.log.Warn("cutting partial record at the end of the store", "file", s.path, "bytes", rem)
 		size -= rem
@@ -170,33 +206,6 @@ func (s *Store) recover(visit func(*Record) error) error {
 		}
 	}
 	n := uint64(size / RecordSize)
-
-	base, err := ReadIndexBase(s.opts.Dir)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		var first [RecordSize]byte
-		if _, err := s.f.ReadAt(first[:], 0); err != nil {
-			return fmt.Errorf("read %s: %w", s.path, err)
-		}
-		var r Record
-		switch err := Decode(first[:], &r); {
-		case err == nil || errors.Is(err, ErrStateCRC):
-			if r.Index != base && base != 0 {
-				s.log.Warn("index-base disagrees with the first record; the record wins", "file", s.path, "index_base", base, "first_index", r.Index)
-			}
-			base = r.Index
-		case errors.Is(err, ErrMagic) && !allZero(first[:]):
-			return fmt.Errorf("%s: %w", s.path, ErrForeign)
-		case errors.Is(err, ErrVersion):
-			return fmt.Errorf("%s: %w", s.path, err)
-		case n > uint64(s.opts.MaxBatch):
-			return fmt.Errorf("%s: first record unreadable: %w (%w)", s.path, ErrCorrupt, err)
-		}
-		// Otherwise the whole file may be one torn first batch; the scan
-		// below decides.
-	}
 	s.base = base
 
 	hist, err := ReadHistoricalMB(s.opts.Dir)
@@ -212,8 +221,8 @@ func (s *Store) recover(visit func(*Record) error) error {
 	// The last MaxBatch records are always checked, even in the historical
 	// part, since that is where a torn write would be.
 	tornFrom := uint64(0)
-	if n > uint64(s.opts.MaxBatch) {
-		tornFrom = n - uint64(s.opts.MaxBatch)
+	if n > DefaultMaxBatch {
+		tornFrom = n - DefaultMaxBatch
 	}
 	if tornFrom < start {
 		start = tornFrom
@@ -462,9 +471,11 @@ func (s *Store) publish() {
 // fdatasync.
 func (s *Store) commit() {
 	defer close(s.done)
+	prev := 0 // requests in the previous batch
 	for req := range s.reqs {
 		s.batch = append(s.batch[:0], req)
 		records := len(req.recs)
+		var lingerUntil time.Time
 	gather:
 		for records < s.opts.MaxBatch {
 			select {
@@ -482,9 +493,24 @@ func (s *Store) commit() {
 				s.batch = append(s.batch, r)
 				records += len(r.recs)
 			default:
-				break gather
+				// The writers acknowledged by the last sync are waking up
+				// and about to send again. Under load, give them a moment
+				// (yielding, bounded by maxLinger) so that they join this
+				// sync instead of waiting for the next one; with a single
+				// writer prev is 1 and nothing waits.
+				if len(s.batch) >= prev {
+					break gather
+				}
+				now := time.Now()
+				if lingerUntil.IsZero() {
+					lingerUntil = now.Add(maxLinger)
+				} else if now.After(lingerUntil) {
+					break gather
+				}
+				runtime.Gosched()
 			}
 		}
+		prev = len(s.batch)
 		s.runBatch()
 	}
 }
