@@ -2,7 +2,14 @@ package pms
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"switchboard/internal/datadir"
 )
 
 // BenchmarkAppend64 measures durable appends from 64 concurrent appenders,
@@ -29,3 +36,63 @@ func BenchmarkAppend64(b *testing.B) {
 }
 
 func testutilSyncs(s *Store) float64 { return max(1, readCounter(s.m.syncs)) }
+
+var (
+	benchDirsMu sync.Mutex
+	benchDirs   = map[string]string{}
+)
+
+// benchStore returns a data directory holding a synthetic store, built once
+// per process (10 M records take a few seconds and 2.5 GB) and removed when
+// the test binary exits.
+func benchStore(b *testing.B, historical, active int) string {
+	b.Helper()
+	key := fmt.Sprintf("%d-%d", historical, active)
+	benchDirsMu.Lock()
+	defer benchDirsMu.Unlock()
+	if dir, ok := benchDirs[key]; ok {
+		return dir
+	}
+	dir, err := os.MkdirTemp("", "switchboard-bench-"+key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	writeSynthetic(b, filepath.Join(dir, datadir.PMSFile), historical, active, time.Unix(1700000000, 0), time.Millisecond)
+	// As the running store leaves it: the leading all-historical megabytes
+	// are recorded.
+	if err := WriteHistoricalMB(dir, uint64(historical/RecordsPerMB)); err != nil {
+		b.Fatal(err)
+	}
+	benchDirs[key] = dir
+	return dir
+}
+
+func removeBenchFiles() {
+	benchDirsMu.Lock()
+	defer benchDirsMu.Unlock()
+	for _, dir := range benchDirs {
+		os.RemoveAll(dir)
+	}
+}
+
+// BenchmarkStartup10M opens a store of 10 M historical and 10 k active
+// records, collecting the active ones, and closes it. Target: under 1 s.
+func BenchmarkStartup10M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a 2.5 GB file")
+	}
+	dir := benchStore(b, 10_000_000, 10_000)
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		s, err := Open(Options{Dir: dir}, func(*Record) error { n++; return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != 10_000 {
+			b.Fatalf("%d active records, want 10000", n)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/startup")
+}
