@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -30,7 +31,48 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Admin    Admin    `toml:"admin"`
 	Store    Store    `toml:"store"`
+	Core     Core     `toml:"core"`
 	Shutdown Shutdown `toml:"shutdown"`
+}
+
+// Core configures the SMSC core.
+type Core struct {
+	DefaultValidity Duration `toml:"default_validity"`
+	MaxValidity     Duration `toml:"max_validity"`
+	PeerWindow      int      `toml:"peer_window"`
+	TransferWindow  int      `toml:"transfer_window"`
+	IMSICacheTTL    Duration `toml:"imsi_cache_ttl"`
+	RetryMin        Duration `toml:"retry_min"`
+	RetryMax        Duration `toml:"retry_max"`
+	CallTimeout     Duration `toml:"call_timeout"`
+	DedupWindow     Duration `toml:"dedup_window"`
+	PIDAllowed      []string `toml:"pid_allowed"`
+	DCSAllowed      []string `toml:"dcs_allowed"`
+	FilterClasses   []string `toml:"filter_classes"`
+	SocketMode      string   `toml:"socket_mode"`
+}
+
+// OctetSet parses a list of octet values and ranges ("0x08", "0x00-0x1F",
+// decimal also accepted) into a membership table.
+func OctetSet(list []string) (*[256]bool, error) {
+	var set [256]bool
+	for _, item := range list {
+		lo, hi, isRange := strings.Cut(item, "-")
+		a, err := strconv.ParseUint(strings.TrimSpace(lo), 0, 8)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an octet", item)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(strings.TrimSpace(hi), 0, 8); err != nil || b < a {
+				return nil, fmt.Errorf("%q is not an octet range", item)
+			}
+		}
+		for v := a; v <= b; v++ {
+			set[v] = true
+		}
+	}
+	return &set, nil
 }
 
 // Log configures logging.
@@ -138,6 +180,44 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.MaxBatch < 1 || c.Store.MaxBatch > 4096 {
 		return bad("store.max_batch", "%d is not between 1 and 4096", c.Store.MaxBatch)
+	}
+	for key, d := range map[string]time.Duration{
+		"core.default_validity": c.Core.DefaultValidity.Duration, "core.max_validity": c.Core.MaxValidity.Duration,
+		"core.imsi_cache_ttl": c.Core.IMSICacheTTL.Duration, "core.retry_min": c.Core.RetryMin.Duration,
+		"core.retry_max": c.Core.RetryMax.Duration, "core.call_timeout": c.Core.CallTimeout.Duration,
+		"core.dedup_window": c.Core.DedupWindow.Duration,
+	} {
+		if d <= 0 {
+			return bad(key, "must be positive")
+		}
+	}
+	if c.Core.DefaultValidity.Duration > c.Core.MaxValidity.Duration {
+		return bad("core.default_validity", "exceeds core.max_validity")
+	}
+	if c.Core.RetryMin.Duration > c.Core.RetryMax.Duration {
+		return bad("core.retry_min", "exceeds core.retry_max")
+	}
+	if c.Core.PeerWindow < 1 || c.Core.PeerWindow > 10000 {
+		return bad("core.peer_window", "%d is not between 1 and 10000", c.Core.PeerWindow)
+	}
+	if c.Core.TransferWindow < 1 || c.Core.TransferWindow > 10000 {
+		return bad("core.transfer_window", "%d is not between 1 and 10000", c.Core.TransferWindow)
+	}
+	if _, err := OctetSet(c.Core.PIDAllowed); err != nil {
+		return bad("core.pid_allowed", "%v", err)
+	}
+	if _, err := OctetSet(c.Core.DCSAllowed); err != nil {
+		return bad("core.dcs_allowed", "%v", err)
+	}
+	for _, cl := range c.Core.FilterClasses {
+		switch cl {
+		case "local", "gsm", "upstream", "downstream", "chat":
+		default:
+			return bad("core.filter_classes", "%q is not a class", cl)
+		}
+	}
+	if m, err := strconv.ParseUint(c.Core.SocketMode, 8, 32); err != nil || m > 0o777 {
+		return bad("core.socket_mode", "%q is not an octal mode", c.Core.SocketMode)
 	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {
 		return bad("shutdown.drain_timeout", "must be positive")

@@ -56,6 +56,12 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[shutdown]\ndrain_timeout = \"soon\"\n", "shutdown.drain_timeout"},
 		{"[shutdown]\ndrain_timeout = \"-1s\"\n", "shutdown.drain_timeout"},
 		{"data_dir = \"\"\n", "data_dir"},
+		{"[core]\npid_allowed = [\"0x20-0x10\"]\n", "core.pid_allowed"},
+		{"[core]\ndcs_allowed = [\"eight\"]\n", "core.dcs_allowed"},
+		{"[core]\nfilter_classes = [\"martian\"]\n", "core.filter_classes"},
+		{"[core]\npeer_window = 0\n", "core.peer_window"},
+		{"[core]\ndefault_validity = \"200h\"\n", "core.default_validity"},
+		{"[core]\nsocket_mode = \"rw\"\n", "core.socket_mode"},
 	}
 	for _, tc := range cases {
 		p := writeConfig(t, tc.text)
@@ -76,5 +82,17 @@ func TestErrorsNameTheKey(t *testing.T) {
 func TestMissingFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "absent.toml")); err == nil {
 		t.Fatal("no error for a missing file")
+	}
+}
+
+func TestOctetSet(t *testing.T) {
+	set, err := OctetSet([]string{"0x00-0x1F", "0x7f", "64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[int]bool{0: true, 0x1F: true, 0x20: false, 0x7F: true, 64: true, 0xFF: false} {
+		if set[v] != want {
+			t.Errorf("octet %#x: %v", v, set[v])
+		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,7 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"switchboard/internal/config"
+	"switchboard/internal/core"
+	"switchboard/internal/coresock"
 	"switchboard/internal/datadir"
+	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
 	"switchboard/internal/web"
 )
@@ -29,6 +34,8 @@ type Server struct {
 	reg *prometheus.Registry
 
 	store    *pms.Store
+	core     *core.Core
+	sock     *coresock.Server
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -58,14 +65,28 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	}
 	defer lock.Release()
 
+	numPath := filepath.Join(dir, numbering.FileName)
+	table, err := numbering.LoadTable(numPath)
+	if err != nil {
+		return err
+	}
+	coreCfg, err := coreConfig(&s.cfg.Core)
+	if err != nil {
+		return err
+	}
+	c, err := core.New(coreCfg, core.TableDirectory(table), core.Options{Logger: s.log, Metrics: core.NewMetrics(s.reg)})
+	if err != nil {
+		return fmt.Errorf("core: %w", err)
+	}
+	s.core = c
+
 	t0 := time.Now()
-	active := 0
 	store, err := pms.Open(pms.Options{
 		Dir:      dir,
 		Logger:   s.log,
 		Metrics:  pms.NewMetrics(s.reg),
 		MaxBatch: s.cfg.Store.MaxBatch,
-	}, func(*pms.Record) error { active++; return nil })
+	}, c.Restore)
 	if err != nil {
 		return err
 	}
@@ -76,8 +97,39 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		}
 	}()
 	st := store.Stats()
-	s.log.Info("message store open", "file", store.Path(), "records", st.Next-st.Base, "active", active,
-		"historical_mb", st.HistoricalMB, "took", time.Since(t0).Round(time.Microsecond))
+	s.log.Info("message store open", "file", store.Path(), "records", st.Next-st.Base,
+		"active", st.Active, "historical_mb", st.HistoricalMB, "took", time.Since(t0).Round(time.Microsecond))
+	c.Start(store)
+	defer c.Close()
+
+	mode, _ := strconv.ParseUint(s.cfg.Core.SocketMode, 8, 32)
+	sockPath := filepath.Join(dir, datadir.CoreSocket)
+	sockLn, err := coresock.Listen(sockPath, os.FileMode(mode))
+	if err != nil {
+		return fmt.Errorf("core socket %s: %w", sockPath, err)
+	}
+	s.sock = &coresock.Server{Config: coresock.Config{Metrics: coresock.NewMetrics(s.reg)}}
+	reload := func() error {
+		t, err := numbering.LoadTable(numPath)
+		if err != nil {
+			return err
+		}
+		c.SetDirectory(core.TableDirectory(t))
+		s.log.Info("numbering reloaded")
+		return nil
+	}
+	sockDone := make(chan struct{})
+	go func() {
+		defer close(sockDone)
+		s.sock.Serve(context.Background(), sockLn, c.SocketHandler(reload))
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.DrainTimeout.Duration)
+		defer cancel()
+		s.sock.Shutdown(sctx)
+		<-sockDone
+		os.Remove(sockPath)
+	}()
 
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
@@ -126,5 +178,42 @@ func (s *Server) health() error {
 // AdminAddr is the bound admin address (valid once Run called ready).
 func (s *Server) AdminAddr() net.Addr { return s.admin.Addr() }
 
+// Core is the running SMSC core (valid once Run called ready).
+func (s *Server) Core() *core.Core { return s.core }
+
 // Store is the open message store (valid once Run called ready).
 func (s *Server) Store() *pms.Store { return s.store }
+
+// coreConfig translates the [core] section.
+func coreConfig(c *config.Core) (core.Config, error) {
+	pid, err := config.OctetSet(c.PIDAllowed)
+	if err != nil {
+		return core.Config{}, fmt.Errorf("core.pid_allowed: %w", err)
+	}
+	dcs, err := config.OctetSet(c.DCSAllowed)
+	if err != nil {
+		return core.Config{}, fmt.Errorf("core.dcs_allowed: %w", err)
+	}
+	classes := []pms.Class{}
+	for _, name := range c.FilterClasses {
+		cl, err := pms.ParseClass(name)
+		if err != nil {
+			return core.Config{}, fmt.Errorf("core.filter_classes: %w", err)
+		}
+		classes = append(classes, cl)
+	}
+	return core.Config{
+		DefaultVP:      c.DefaultValidity.Duration,
+		MaxVP:          c.MaxValidity.Duration,
+		PIDAllowed:     pid,
+		DCSAllowed:     dcs,
+		FilterClasses:  classes,
+		PeerWindow:     c.PeerWindow,
+		TransferWindow: c.TransferWindow,
+		IMSICacheTTL:   c.IMSICacheTTL.Duration,
+		RetryMin:       c.RetryMin.Duration,
+		RetryMax:       c.RetryMax.Duration,
+		CallTimeout:    c.CallTimeout.Duration,
+		DedupWindow:    c.DedupWindow.Duration,
+	}, nil
+}

@@ -1,0 +1,644 @@
+// Package core is the SMSC core (seed 001 §2.3–§2.6): admission of every
+// new SM (routing, permissions, PID/DCS, validity, duplicates), the RAM
+// queues of active SMs, custody transfer to role handlers, discharge and
+// status reports. It is the only writer of the message store while serving.
+//
+// Locking: Core.mu guards every field marked below it and every sm. It is
+// never held across a store write or a call to a role handler; those run
+// after the decision made under the lock, by the goroutine that made it.
+// The store's own lock is internal to it, so there is no lock order to
+// respect beyond "release mu before calling out".
+package core
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// Role is a role-handler role (§2.5.2.1).
+type Role uint8
+
+const (
+	RoleIMSILookup Role = 1
+	RoleGSMMT      Role = 2
+	RolePeer       Role = 3
+)
+
+// Handler is a registered role handler as the core sees it: the far end of
+// a core-socket connection. An error means the exchange itself failed (the
+// connection is gone or timed out), as opposed to a status from the handler.
+type Handler interface {
+	FindIMSI(ctx context.Context, msisdn string) (imsi string, st Status, err error)
+	TransferMT(ctx context.Context, index uint64, rec *[pms.RecordSize]byte) (Status, error)
+	CancelMT(ctx context.Context, index uint64) (Status, error)
+	DeliverToPeer(ctx context.Context, index uint64, rec *[pms.RecordSize]byte) (peerMsgID string, st Status, err error)
+}
+
+// Registration is one handler's claim on a role.
+type Registration struct {
+	role Role
+	name string
+	h    Handler
+	up   bool // service state (§2.5.2.2)
+	gone bool
+}
+
+// location says who holds an active SM and which structure lists it.
+type location uint8
+
+const (
+	locBusy        location = iota // in transition: being stored, resolved or discharged
+	locPeerQueue                   // queued for SMSC_DELIVER_TO_PEER
+	locPeerFlight                  // SMSC_DELIVER_TO_PEER outstanding
+	locIMSIWait                    // waiting for MSISDN-to-IMSI resolution
+	locGSMQueue                    // GSM MT, in the core's custody
+	locGSMTransfer                 // SMSC_MT_TRANSFER outstanding
+	locGSMCustody                  // in the GSM MT handler's custody
+	locRetry                       // waiting out a backoff after a temporary failure
+)
+
+// sm is the core's RAM view of one active SM. The record itself stays in
+// the store and is read back when it is handed to a handler.
+type sm struct {
+	index        uint64
+	entry        time.Time
+	expiry       time.Time
+	srcClass     pms.Class
+	dstClass     pms.Class
+	src, dst     pms.Address
+	srcPeer      string
+	mr           uint8
+	statusReport bool
+	state        pms.State
+	key          dedupKey
+	loc          location
+	retryAt      time.Time
+	expIdx       int
+	retryIdx     int
+}
+
+type dedupKey [2]uint64
+
+type mrKey struct {
+	oa, da string
+	mr     uint8
+}
+
+type peerQueue struct {
+	q        fifo[*sm]
+	reg      *Registration
+	inflight int
+}
+
+// Core is the SMSC core. Create it with New, feed it the store's active
+// records with Restore while the store opens, then Start it.
+type Core struct {
+	cfg         Config
+	log         *slog.Logger
+	now         func() time.Time
+	dir         atomic.Pointer[Directory]
+	store       *pms.Store
+	seeds       [2]maphash.Seed
+	wg          sync.WaitGroup
+	wgMu        sync.Mutex
+	wgClosed    bool
+	kick        chan struct{}
+	stop        chan struct{}
+	m           *Metrics
+	onDischarge func(uint64, pms.Disposition)
+
+	mu        sync.Mutex
+	closing   bool
+	sms       map[uint64]*sm
+	dedup     map[dedupKey]uint64
+	pending   map[dedupKey]*pendingSubmit
+	byMR      map[mrKey][]uint64
+	peers     map[string]*peerQueue
+	imsiOrder fifo[string]
+	imsiWait  map[string][]*sm
+	imsiBusy  int
+	imsiCache map[string]imsiEntry
+	imsiReg   *Registration
+	gsmQ      fifo[*sm]
+	gsmFlight int
+	gsmHeld   map[uint64]*sm
+	gsmReg    *Registration
+	expiries  smHeap
+	retries   smHeap
+}
+
+type imsiEntry struct {
+	imsi    string
+	expires time.Time
+}
+
+type pendingSubmit struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+// Options are what a Core needs besides its Config.
+type Options struct {
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Metrics *Metrics
+	// OnDischarge, if set, is called after each discharge is durable (and
+	// after its status report is stored). It must not block.
+	OnDischarge func(index uint64, disp pms.Disposition)
+}
+
+// New creates a core that routes with dir.
+func New(cfg Config, dir Directory, opts Options) (*Core, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	c := &Core{
+		onDischarge: opts.OnDischarge,
+		cfg:         cfg,
+		log:         opts.Logger,
+		now:         opts.Now,
+		m:           opts.Metrics,
+		seeds:       [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+		sms:         map[uint64]*sm{},
+		dedup:       map[dedupKey]uint64{},
+		pending:     map[dedupKey]*pendingSubmit{},
+		byMR:        map[mrKey][]uint64{},
+		peers:       map[string]*peerQueue{},
+		imsiWait:    map[string][]*sm{},
+		imsiCache:   map[string]imsiEntry{},
+		gsmHeld:     map[uint64]*sm{},
+	}
+	c.expiries = smHeap{key: func(s *sm) time.Time { return s.expiry }, pos: func(s *sm) *int { return &s.expIdx }}
+	c.retries = smHeap{key: func(s *sm) time.Time { return s.retryAt }, pos: func(s *sm) *int { return &s.retryIdx }}
+	c.SetDirectory(dir)
+	return c, nil
+}
+
+// SetDirectory replaces the numbering used for routing; SMs already
+// admitted keep their routes.
+func (c *Core) SetDirectory(dir Directory) { c.dir.Store(&dir) }
+
+func (c *Core) directory() Directory { return *c.dir.Load() }
+
+// Restore takes one active record found by the store at startup. It is the
+// visit function of pms.Open.
+func (c *Core) Restore(r *pms.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.newSM(r)
+	c.insertLocked(s, r)
+	return nil
+}
+
+// Start begins delivering with the opened store.
+func (c *Core) Start(store *pms.Store) {
+	c.store = store
+	c.goRun(c.timerLoop)
+	c.poke()
+}
+
+// Close stops new work, waits for calls in progress and the timer, and
+// leaves every active SM in the store for the next start.
+func (c *Core) Close() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.mu.Unlock()
+	close(c.stop)
+	c.wgMu.Lock()
+	c.wgClosed = true
+	c.wgMu.Unlock()
+	c.wg.Wait()
+}
+
+func (c *Core) newSM(r *pms.Record) *sm {
+	s := &sm{
+		index:        r.Index,
+		entry:        r.Entry,
+		expiry:       r.Expiry(),
+		srcClass:     r.SrcClass,
+		dstClass:     r.DstClass,
+		src:          r.Src,
+		dst:          r.Dst,
+		srcPeer:      r.SrcPeer,
+		mr:           r.MR,
+		statusReport: r.StatusReport,
+		state:        r.State,
+		expIdx:       -1,
+		retryIdx:     -1,
+	}
+	if !r.StatusReport {
+		s.key = c.dedupKey(r)
+	}
+	return s
+}
+
+// insertLocked lists a newly active SM and queues it by destination.
+func (c *Core) insertLocked(s *sm, r *pms.Record) {
+	c.sms[s.index] = s
+	if !s.statusReport && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+		c.dedup[s.key] = s.index
+	}
+	k := mrKey{addrKey(s.src), addrKey(s.dst), s.mr}
+	c.byMR[k] = append(c.byMR[k], s.index)
+	if !s.expiry.IsZero() {
+		c.expiries.add(s)
+	}
+	c.m.active.Inc()
+	c.enqueueLocked(s)
+}
+
+// enqueueLocked puts an SM on the queue its destination calls for.
+func (c *Core) enqueueLocked(s *sm) {
+	switch s.dstClass {
+	case pms.ClassGSM:
+		if s.state.IMSI != "" {
+			s.loc = locGSMQueue
+			c.gsmQ.push(s)
+			return
+		}
+		c.waitIMSILocked(s)
+	case pms.ClassUpstream, pms.ClassDownstream:
+		s.loc = locPeerQueue
+		c.peerQueueLocked(s.state.DstPeer).q.push(s)
+	default:
+		// Nothing delivers other classes yet (chat comes with its issue);
+		// they wait in the store until a handler exists or they expire.
+		s.loc = locRetry
+		s.retryAt = s.expiry
+		if !s.retryAt.IsZero() {
+			c.retries.add(s)
+		}
+	}
+}
+
+func (c *Core) peerQueueLocked(name string) *peerQueue {
+	pq := c.peers[name]
+	if pq == nil {
+		pq = &peerQueue{}
+		c.peers[name] = pq
+	}
+	return pq
+}
+
+func (c *Core) waitIMSILocked(s *sm) {
+	msisdn := s.dst.Digits
+	if e, ok := c.imsiCache[msisdn]; ok && c.now().Before(e.expires) {
+		c.m.imsiCacheHits.Inc()
+		s.loc = locBusy
+		c.goRun(func() { c.imsiResolved(msisdn, e.imsi, []*sm{s}) })
+		return
+	}
+	s.loc = locIMSIWait
+	waiting, known := c.imsiWait[msisdn]
+	c.imsiWait[msisdn] = append(waiting, s)
+	if !known {
+		c.imsiOrder.push(msisdn)
+	}
+}
+
+// detachLocked takes an SM out of every structure: from here the caller
+// owns it and discharges it.
+func (c *Core) detachLocked(s *sm) {
+	delete(c.sms, s.index)
+	if idx, ok := c.dedup[s.key]; ok && idx == s.index {
+		delete(c.dedup, s.key)
+	}
+	k := mrKey{addrKey(s.src), addrKey(s.dst), s.mr}
+	if l := c.byMR[k]; len(l) > 0 {
+		out := l[:0]
+		for _, i := range l {
+			if i != s.index {
+				out = append(out, i)
+			}
+		}
+		if len(out) == 0 {
+			delete(c.byMR, k)
+		} else {
+			c.byMR[k] = out
+		}
+	}
+	if s.loc == locIMSIWait {
+		l := c.imsiWait[s.dst.Digits]
+		for i, x := range l {
+			if x == s {
+				c.imsiWait[s.dst.Digits] = append(l[:i], l[i+1:]...)
+				break
+			}
+		}
+	}
+	delete(c.gsmHeld, s.index)
+	c.expiries.remove(s)
+	c.retries.remove(s)
+	// Entries left in FIFOs are skipped when popped: their loc no longer
+	// matches.
+	s.loc = locBusy
+	c.m.active.Dec()
+}
+
+func addrKey(a pms.Address) string {
+	return string([]byte{a.TON, a.NPI}) + a.Digits
+}
+
+func (c *Core) dedupKey(r *pms.Record) dedupKey {
+	var k dedupKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(c.seeds[i])
+		h.Write([]byte{byte(r.Kind), byte(r.SrcClass), r.PID, r.DCS, r.ESM, r.MR, r.UDL,
+			byte(r.ConcatRef >> 8), byte(r.ConcatRef), r.ConcatTotal, r.ConcatSeq,
+			r.Src.TON, r.Src.NPI, byte(len(r.Src.Digits)), r.Dst.TON, r.Dst.NPI, byte(len(r.Dst.Digits)),
+			byte(len(r.SrcPeer)), byte(len(r.UD))})
+		h.WriteString(r.Src.Digits)
+		h.WriteString(r.Dst.Digits)
+		h.WriteString(r.SrcPeer)
+		h.Write(r.UD)
+		h.WriteString(r.From)
+		h.WriteString(r.To)
+		h.Write(r.Text)
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
+// poke asks the dispatcher to look at the queues.
+func (c *Core) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// goRun runs f as a tracked goroutine, unless the core has closed: then
+// the work is left undone and its SM stays active in the store for the next
+// start. wgMu makes the check and the Add atomic against Close's Wait; it is
+// taken with or without mu held and never holds anything else.
+func (c *Core) goRun(f func()) {
+	c.wgMu.Lock()
+	defer c.wgMu.Unlock()
+	if c.wgClosed {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+}
+
+// Submit admits a new SM (§2.4): it routes and checks it, stores it
+// durably and queues it. It returns the SM's index (its id) and whether it
+// was a resubmission of an SM that is still active. srcClass and SrcPeer in
+// rec say where it came from; imsiAddressed skips routing (§2.4.1, last
+// paragraph) and requires rec.State.IMSI.
+func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
+	c.m.submits.Inc()
+	idx, dup, err := c.submit(ctx, rec, imsiAddressed)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+		}
+	}
+	return idx, dup, err
+}
+
+func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
+	if rec.Kind != pms.KindSM {
+		return 0, false, reject(coresock.StatusMalformed, "not a short message")
+	}
+	if rerr := checkContent(&c.cfg, rec); rerr != nil {
+		return 0, false, rerr
+	}
+	var rt route
+	srr := rec.State.SRR
+	imsi := ""
+	if imsiAddressed {
+		if rec.SrcClass != pms.ClassLocal {
+			return 0, false, reject(coresock.StatusSourceNotAllowed, "IMSI-addressed SMs are local submissions only")
+		}
+		if rec.State.IMSI == "" {
+			return 0, false, reject(coresock.StatusInvalidNumber, "no IMSI")
+		}
+		rt, imsi = route{dst: pms.ClassGSM}, rec.State.IMSI
+		rec.IMSIAddressed = true
+	} else {
+		var rerr *Error
+		if rt, rerr = decide(c.directory(), rec); rerr != nil {
+			return 0, false, rerr
+		}
+	}
+	vp := time.Duration(rec.Validity) * time.Second
+	if vp == 0 {
+		vp = c.cfg.DefaultVP
+	}
+	vp = min(vp, c.cfg.MaxVP)
+	rec.Validity = uint32(vp / time.Second)
+	rec.DstClass = rt.dst
+	rec.State = pms.State{SRR: srr, IMSI: imsi}
+	if rt.dst == pms.ClassDownstream {
+		rec.State.DstPeer = rt.peer
+	}
+	if rt.dst == pms.ClassLocal {
+		// Writing it into the store is its delivery (§2.2).
+		rec.State.Disposition = pms.Stored
+		rec.State.Discharged = c.now()
+	}
+	return c.store1(ctx, rec)
+}
+
+// store1 writes an admitted SM with duplicate suppression and queues it.
+func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error) {
+	var key dedupKey
+	active := rec.State.Disposition == pms.Active
+	var p *pendingSubmit
+	if active && !rec.StatusReport {
+		key = c.dedupKey(rec)
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			return 0, false, reject(coresock.StatusShuttingDown, "")
+		}
+		if idx, ok := c.dedup[key]; ok {
+			if s := c.sms[idx]; s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+				c.mu.Unlock()
+				c.m.duplicates.Inc()
+				return idx, true, nil
+			}
+			delete(c.dedup, key)
+		}
+		if other := c.pending[key]; other != nil {
+			// The same SM is being stored right now by another submitter:
+			// it gets that one's outcome.
+			c.mu.Unlock()
+			select {
+			case <-other.done:
+			case <-ctx.Done():
+				return 0, false, ctx.Err()
+			}
+			if other.err != nil {
+				return 0, false, other.err
+			}
+			c.m.duplicates.Inc()
+			return other.index, true, nil
+		}
+		p = &pendingSubmit{done: make(chan struct{})}
+		c.pending[key] = p
+		c.mu.Unlock()
+	}
+	err := c.store.Append(ctx, rec)
+	if err != nil {
+		err = reject(coresock.StatusStoreFailed, err.Error())
+	}
+	c.mu.Lock()
+	if p != nil {
+		delete(c.pending, key)
+		p.index, p.err = rec.Index, err
+		close(p.done)
+	}
+	if err == nil && active {
+		s := c.newSM(rec)
+		c.insertLocked(s, rec)
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return 0, false, err
+	}
+	c.m.accepted.WithLabelValues(rec.DstClass.String()).Inc()
+	c.poke()
+	return rec.Index, false, nil
+}
+
+// Selector names an active SM for cancel and SRR changes (§2.5.1.2): by
+// absolute index, or by originating address, destination address and
+// message reference.
+type Selector struct {
+	ByIndex bool
+	Index   uint64
+	OA, DA  pms.Address
+	MR      uint8
+}
+
+func (c *Core) findLocked(sel Selector) (*sm, *Error) {
+	if sel.ByIndex {
+		if s := c.sms[sel.Index]; s != nil {
+			return s, nil
+		}
+		if c.store != nil && sel.Index < c.store.Stats().Next {
+			return nil, reject(coresock.StatusNotActive, "")
+		}
+		return nil, reject(coresock.StatusNotFound, "")
+	}
+	l := c.byMR[mrKey{addrKey(sel.OA), addrKey(sel.DA), sel.MR}]
+	if len(l) == 0 {
+		return nil, reject(coresock.StatusNotFound, "")
+	}
+	return c.sms[l[0]], nil
+}
+
+// Cancel discharges an active SM as cancelled (§2.5.1.2). An SM in the GSM
+// handler's custody is cancelled through it (SMSC_MT_CANCEL).
+func (c *Core) Cancel(ctx context.Context, sel Selector) error {
+	c.mu.Lock()
+	s, rerr := c.findLocked(sel)
+	if rerr != nil {
+		c.mu.Unlock()
+		return rerr
+	}
+	switch s.loc {
+	case locPeerQueue, locIMSIWait, locGSMQueue, locRetry:
+		c.detachLocked(s)
+		c.mu.Unlock()
+		return c.finish(ctx, s, pms.Cancelled, 0)
+	case locGSMCustody:
+		reg := c.gsmReg
+		c.mu.Unlock()
+		if reg == nil {
+			return reject(coresock.StatusTooBusy, "GSM handler gone")
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+		st, err := reg.h.CancelMT(cctx, s.index)
+		cancel()
+		if err != nil {
+			return reject(coresock.StatusTemporaryFailure, "GSM handler did not answer")
+		}
+		if st != coresock.StatusOK {
+			return reject(st, "from the GSM handler")
+		}
+		c.mu.Lock()
+		if s.loc != locGSMCustody {
+			c.mu.Unlock()
+			return reject(coresock.StatusNotActive, "")
+		}
+		c.detachLocked(s)
+		c.mu.Unlock()
+		return c.finish(ctx, s, pms.Cancelled, 0)
+	}
+	c.mu.Unlock()
+	// In a handler's hands right now: the outcome is not ours to decide.
+	return reject(coresock.StatusTooBusy, "being delivered right now")
+}
+
+// ChangeSRR sets or clears status-report-requested on an active SM
+// (§2.5.1.3).
+func (c *Core) ChangeSRR(ctx context.Context, sel Selector, srr bool) error {
+	c.mu.Lock()
+	s, rerr := c.findLocked(sel)
+	if rerr != nil {
+		c.mu.Unlock()
+		return rerr
+	}
+	s.state.SRR = srr
+	st := s.state
+	c.mu.Unlock()
+	// If a discharge overtakes this write, the store refuses it as
+	// historical, and the discharge already carried the new flag.
+	if err := c.store.Update(ctx, s.index, st); err != nil && !errors.Is(err, pms.ErrHistorical) {
+		return reject(coresock.StatusStoreFailed, err.Error())
+	}
+	return nil
+}
+
+// finish discharges a detached SM durably, then sends the status report it
+// asked for.
+func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason uint8) error {
+	st := s.state
+	st.Disposition, st.Reason, st.Discharged = disp, reason, c.now()
+	if err := c.store.Update(context.WithoutCancel(ctx), s.index, st); err != nil {
+		// The SM stays active on disk and is delivered after a restart.
+		c.log.Error("discharge not stored", "index", s.index, "error", err)
+		return reject(coresock.StatusStoreFailed, err.Error())
+	}
+	c.m.discharged.WithLabelValues(disp.String()).Inc()
+	if st.SRR && !s.statusReport {
+		c.statusReport(ctx, s, st)
+	}
+	if c.onDischarge != nil {
+		c.onDischarge(s.index, disp)
+	}
+	return nil
+}

@@ -1,0 +1,565 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// Register claims a role for a handler (§2.5.2.1). Peer names are "" for
+// the upstream, else a downstream peer's name; the other roles take no name.
+// A new registration starts with its service down.
+func (c *Core) Register(h Handler, role Role, name string) (*Registration, error) {
+	reg := &Registration{role: role, name: name, h: h}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil, reject(coresock.StatusShuttingDown, "")
+	}
+	switch role {
+	case RoleIMSILookup:
+		if name != "" {
+			return nil, reject(coresock.StatusBadRole, "this role takes no name")
+		}
+		if c.imsiReg != nil {
+			return nil, reject(coresock.StatusRoleTaken, "")
+		}
+		c.imsiReg = reg
+	case RoleGSMMT:
+		if name != "" {
+			return nil, reject(coresock.StatusBadRole, "this role takes no name")
+		}
+		if c.gsmReg != nil {
+			return nil, reject(coresock.StatusRoleTaken, "")
+		}
+		c.gsmReg = reg
+	case RolePeer:
+		pq := c.peerQueueLocked(name)
+		if pq.reg != nil {
+			return nil, reject(coresock.StatusRoleTaken, "")
+		}
+		pq.reg = reg
+	default:
+		return nil, reject(coresock.StatusBadRole, "")
+	}
+	c.log.Info("role handler registered", "role", role.String(), "peer", name)
+	return reg, nil
+}
+
+func (r Role) String() string {
+	switch r {
+	case RoleIMSILookup:
+		return "imsi-lookup"
+	case RoleGSMMT:
+		return "gsm-mt"
+	case RolePeer:
+		return "peer"
+	}
+	return "unknown"
+}
+
+// SetServiceState declares a handler's service up or down (§2.5.2.2).
+// Going down hands the GSM MT handler's custody back to the core.
+func (c *Core) SetServiceState(reg *Registration, up bool) {
+	c.mu.Lock()
+	if reg.gone || reg.up == up {
+		c.mu.Unlock()
+		return
+	}
+	reg.up = up
+	if !up && reg.role == RoleGSMMT {
+		c.retakeLocked()
+	}
+	c.mu.Unlock()
+	c.log.Info("role handler service state", "role", reg.role.String(), "peer", reg.name, "up", up)
+	c.poke()
+}
+
+// Unregister drops a handler whose connection closed. The core retakes what
+// it held (§2.5.4.1 b); requests still outstanding to it fail on their own
+// and their SMs return to the queues.
+func (c *Core) Unregister(reg *Registration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if reg.gone {
+		return
+	}
+	reg.gone, reg.up = true, false
+	switch reg.role {
+	case RoleIMSILookup:
+		if c.imsiReg == reg {
+			c.imsiReg = nil
+		}
+	case RoleGSMMT:
+		if c.gsmReg == reg {
+			c.gsmReg = nil
+			c.retakeLocked()
+		}
+	case RolePeer:
+		if pq := c.peers[reg.name]; pq != nil && pq.reg == reg {
+			pq.reg = nil
+		}
+	}
+	c.log.Info("role handler gone", "role", reg.role.String(), "peer", reg.name)
+}
+
+// retakeLocked moves every SM in the GSM handler's custody back to the
+// core's queue, in index order at the front (§2.6.1.4).
+func (c *Core) retakeLocked() {
+	if len(c.gsmHeld) == 0 {
+		return
+	}
+	held := make([]*sm, 0, len(c.gsmHeld))
+	for _, s := range c.gsmHeld {
+		held = append(held, s)
+	}
+	sortByIndex(held)
+	for i := len(held) - 1; i >= 0; i-- {
+		s := held[i]
+		delete(c.gsmHeld, s.index)
+		s.loc = locGSMQueue
+		c.gsmQ.pushFront(s)
+	}
+	c.m.retaken.Add(float64(len(held)))
+	c.log.Info("custody retaken from the GSM handler", "count", len(held))
+}
+
+func sortByIndex(l []*sm) {
+	// Insertion sort is fine for the sizes a handler holds between
+	// outages, and keeps this free of reflection.
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j].index < l[j-1].index; j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}
+
+// MTDischarge is the GSM handler's report on an SM in its custody
+// (§2.5.4.3).
+func (c *Core) MTDischarge(ctx context.Context, reg *Registration, index uint64, disp pms.Disposition, reason uint8) error {
+	if disp < pms.Delivered || disp > pms.Cancelled {
+		return reject(coresock.StatusMalformed, "bad disposition")
+	}
+	c.mu.Lock()
+	if reg == nil || reg.role != RoleGSMMT || c.gsmReg != reg {
+		c.mu.Unlock()
+		return reject(coresock.StatusNotRegistered, "")
+	}
+	// The handler may discharge an SM before the core has processed its
+	// answer to the transfer: custody passed when it answered.
+	s := c.sms[index]
+	if s == nil || (s.loc != locGSMCustody && s.loc != locGSMTransfer) {
+		c.mu.Unlock()
+		return reject(coresock.StatusNotFound, "not in the handler's custody")
+	}
+	c.detachLocked(s)
+	c.mu.Unlock()
+	return c.finish(ctx, s, disp, reason)
+}
+
+// dispatch starts every exchange the queues and windows allow.
+func (c *Core) dispatch() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	for _, pq := range c.peers {
+		reg := pq.reg
+		if reg == nil || !reg.up {
+			continue
+		}
+		for pq.inflight < c.cfg.PeerWindow && pq.q.len() > 0 {
+			s := pq.q.pop()
+			if s.loc != locPeerQueue {
+				continue
+			}
+			s.loc = locPeerFlight
+			pq.inflight++
+			c.goRun(func() { c.deliverToPeer(reg, pq, s) })
+		}
+	}
+	if reg := c.imsiReg; reg != nil && reg.up {
+		for c.imsiBusy < c.cfg.PeerWindow && c.imsiOrder.len() > 0 {
+			msisdn := c.imsiOrder.pop()
+			if len(c.imsiWait[msisdn]) == 0 {
+				delete(c.imsiWait, msisdn)
+				continue
+			}
+			c.imsiBusy++
+			c.goRun(func() { c.findIMSI(reg, msisdn) })
+		}
+	}
+	if reg := c.gsmReg; reg != nil && reg.up {
+		for c.gsmFlight < c.cfg.TransferWindow && c.gsmQ.len() > 0 {
+			s := c.gsmQ.pop()
+			if s.loc != locGSMQueue {
+				continue
+			}
+			s.loc = locGSMTransfer
+			c.gsmFlight++
+			c.goRun(func() { c.transfer(reg, s) })
+		}
+	}
+}
+
+func (c *Core) readRecord(index uint64, rec *[pms.RecordSize]byte) error {
+	var r pms.Record
+	if err := c.store.Read(index, &r); err != nil {
+		return err
+	}
+	return pms.Encode(rec[:], &r)
+}
+
+func (c *Core) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.cfg.CallTimeout)
+}
+
+// deliverToPeer runs one SMSC_DELIVER_TO_PEER exchange (§2.5.5).
+func (c *Core) deliverToPeer(reg *Registration, pq *peerQueue, s *sm) {
+	var rec [pms.RecordSize]byte
+	var (
+		id  string
+		st  Status
+		err error
+	)
+	if err = c.readRecord(s.index, &rec); err == nil {
+		ctx, cancel := c.callCtx()
+		id, st, err = reg.h.DeliverToPeer(ctx, s.index, &rec)
+		cancel()
+	}
+	c.mu.Lock()
+	pq.inflight--
+	switch {
+	case err != nil:
+		// The exchange failed, not the delivery: back to the head of the
+		// queue, no attempt counted.
+		s.loc = locPeerQueue
+		pq.q.pushFront(s)
+		c.mu.Unlock()
+		c.poke()
+		return
+	case st == coresock.StatusOK:
+		c.detachLocked(s)
+		if s.dstClass == pms.ClassUpstream && len(id) <= pms.MaxPeerName {
+			s.state.PeerMsgID = id
+		}
+		s.state.Attempts = inc(s.state.Attempts)
+		c.mu.Unlock()
+		c.finish(context.Background(), s, pms.Delivered, 0)
+	case st == coresock.StatusPermanentFailure:
+		c.detachLocked(s)
+		s.state.Attempts = inc(s.state.Attempts)
+		c.mu.Unlock()
+		c.finish(context.Background(), s, pms.Failed, uint8(st))
+	default:
+		c.retryLocked(s, st)
+		c.mu.Unlock()
+	}
+	c.poke()
+}
+
+func inc(n uint8) uint8 {
+	if n == 255 {
+		return n
+	}
+	return n + 1
+}
+
+// retryLocked schedules another attempt after a temporary failure, or
+// discharges the SM as expired if its validity has run out.
+func (c *Core) retryLocked(s *sm, st Status) {
+	s.state.Attempts = inc(s.state.Attempts)
+	s.state.Reason = uint8(st)
+	now := c.now()
+	if !s.expiry.IsZero() && !now.Before(s.expiry) {
+		c.detachLocked(s)
+		c.goRun(func() { c.finish(context.Background(), s, pms.Expired, uint8(st)) })
+		return
+	}
+	backoff := c.cfg.RetryMin << min(s.state.Attempts-1, 20)
+	if backoff > c.cfg.RetryMax || backoff <= 0 {
+		backoff = c.cfg.RetryMax
+	}
+	s.retryAt = now.Add(backoff)
+	s.loc = locRetry
+	c.retries.add(s)
+	c.m.retries.Inc()
+	c.wakeTimer()
+}
+
+// findIMSI runs one SMSC_MT_FIND_IMSI exchange (§2.5.3) for an MSISDN
+// and everything queued under it (§2.6.1.2).
+func (c *Core) findIMSI(reg *Registration, msisdn string) {
+	ctx, cancel := c.callCtx()
+	imsi, st, err := reg.h.FindIMSI(ctx, msisdn)
+	cancel()
+	c.mu.Lock()
+	c.imsiBusy--
+	waiting := c.imsiWait[msisdn]
+	delete(c.imsiWait, msisdn)
+	var ok []*sm
+	for _, s := range waiting {
+		if s.loc != locIMSIWait {
+			continue
+		}
+		switch {
+		case err != nil:
+			// Ask again when the handler is back.
+			c.waitIMSILocked(s)
+		case st == coresock.StatusOK && validIMSI(imsi):
+			s.loc = locBusy
+			ok = append(ok, s)
+		case st == coresock.StatusPermanentFailure:
+			c.detachLocked(s)
+			c.goRun(func() { c.finish(context.Background(), s, pms.Failed, uint8(st)) })
+		default:
+			c.retryLocked(s, st)
+		}
+	}
+	if err == nil && st == coresock.StatusOK && validIMSI(imsi) {
+		c.imsiCache[msisdn] = imsiEntry{imsi: imsi, expires: c.now().Add(c.cfg.IMSICacheTTL)}
+	}
+	c.mu.Unlock()
+	if len(ok) > 0 {
+		c.imsiResolved(msisdn, imsi, ok)
+	}
+	c.poke()
+}
+
+func validIMSI(s string) bool {
+	if len(s) < 6 || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// imsiResolved records the IMSI in each SM's state (§2.2: dest_imsi is
+// filled on lookup) and moves them to the GSM MT queue. The SMs are in
+// locBusy, owned by this goroutine.
+func (c *Core) imsiResolved(msisdn, imsi string, sms []*sm) {
+	for _, s := range sms {
+		c.mu.Lock()
+		s.state.IMSI = imsi
+		st := s.state
+		c.mu.Unlock()
+		// A lost write only costs a new lookup after a restart.
+		if err := c.store.Update(context.Background(), s.index, st); err != nil {
+			c.log.Warn("IMSI not recorded", "index", s.index, "error", err)
+		}
+		c.mu.Lock()
+		if s.loc == locBusy && c.sms[s.index] == s {
+			s.loc = locGSMQueue
+			c.gsmQ.push(s)
+		}
+		c.mu.Unlock()
+	}
+	c.poke()
+}
+
+// transfer runs one SMSC_MT_TRANSFER exchange (§2.5.4.1).
+func (c *Core) transfer(reg *Registration, s *sm) {
+	var rec [pms.RecordSize]byte
+	var (
+		st  Status
+		err error
+	)
+	if err = c.readRecord(s.index, &rec); err == nil {
+		ctx, cancel := c.callCtx()
+		st, err = reg.h.TransferMT(ctx, s.index, &rec)
+		cancel()
+	}
+	c.mu.Lock()
+	c.gsmFlight--
+	if s.loc != locGSMTransfer {
+		// Discharged by the handler before its answer got here.
+		c.mu.Unlock()
+		c.poke()
+		return
+	}
+	switch {
+	case err != nil || (st == coresock.StatusOK && (c.gsmReg != reg || !reg.up)):
+		// Not transferred, or transferred to a handler that has since
+		// gone: the core keeps custody.
+		s.loc = locGSMQueue
+		c.gsmQ.pushFront(s)
+	case st == coresock.StatusOK:
+		s.loc = locGSMCustody
+		c.gsmHeld[s.index] = s
+		c.expiries.remove(s) // expiry is the handler's business now
+	case st == coresock.StatusPermanentFailure:
+		c.detachLocked(s)
+		c.goRun(func() { c.finish(context.Background(), s, pms.Failed, uint8(st)) })
+	default:
+		c.retryLocked(s, st)
+	}
+	c.mu.Unlock()
+	c.poke()
+}
+
+// timerLoop runs the dispatcher and the deadlines: expiry of SMs in the
+// core's custody and the end of retry backoffs.
+func (c *Core) timerLoop() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		// Deadlines first: a retry that is due goes back on its queue
+		// and out in the same pass.
+		next := c.runDeadlines()
+		c.dispatch()
+		d := time.Hour
+		if !next.IsZero() {
+			d = max(next.Sub(c.now()), time.Millisecond)
+		}
+		t.Reset(d)
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+		case <-t.C:
+		}
+	}
+}
+
+// wakeTimer makes the timer loop recompute its next deadline.
+func (c *Core) wakeTimer() { c.poke() }
+
+// runDeadlines expires and requeues what is due and returns the next
+// deadline (zero if none).
+func (c *Core) runDeadlines() time.Time {
+	c.mu.Lock()
+	now := c.now()
+	var expired []*sm
+	for {
+		s, ok := c.expiries.top()
+		if !ok || s.expiry.After(now) {
+			break
+		}
+		c.expiries.popTop()
+		switch s.loc {
+		case locPeerQueue, locIMSIWait, locGSMQueue, locRetry:
+			c.detachLocked(s)
+			expired = append(expired, s)
+		}
+		// Others are in a handler's hands; their outcome decides.
+	}
+	for {
+		s, ok := c.retries.top()
+		if !ok || s.retryAt.After(now) {
+			break
+		}
+		c.retries.popTop()
+		if s.loc == locRetry {
+			c.enqueueLocked(s)
+		}
+	}
+	var next time.Time
+	if s, ok := c.expiries.top(); ok {
+		next = s.expiry
+	}
+	if s, ok := c.retries.top(); ok && (next.IsZero() || s.retryAt.Before(next)) {
+		next = s.retryAt
+	}
+	c.mu.Unlock()
+	for _, s := range expired {
+		c.goRun(func() { c.finish(context.Background(), s, pms.Expired, 0) })
+	}
+	return next
+}
+
+// Status report payload (the user data of a record flagged StatusReport,
+// DCS 0x04), documented in docs/core.md:
+//
+//	0     TP-ST status octet (3GPP TS 23.040 §9.2.3.15)
+//	1..8  index of the SM reported on
+//	9..16 its entry time (ns since the epoch; TP-SCTS)
+//	17..24 its discharge time (ns; TP-DT)
+//	25    its disposition
+//	26    its TP-MR
+const statusReportLen = 27
+
+// StatusReportInfo is a decoded status-report payload.
+type StatusReportInfo struct {
+	TPST        uint8
+	Index       uint64
+	Submitted   time.Time
+	Discharged  time.Time
+	Disposition pms.Disposition
+	MR          uint8
+}
+
+// ParseStatusReport decodes the user data of a status-report record.
+func ParseStatusReport(ud []byte) (StatusReportInfo, bool) {
+	if len(ud) != statusReportLen {
+		return StatusReportInfo{}, false
+	}
+	return StatusReportInfo{
+		TPST:        ud[0],
+		Index:       binary.BigEndian.Uint64(ud[1:]),
+		Submitted:   time.Unix(0, int64(binary.BigEndian.Uint64(ud[9:]))),
+		Discharged:  time.Unix(0, int64(binary.BigEndian.Uint64(ud[17:]))),
+		Disposition: pms.Disposition(ud[25]),
+		MR:          ud[26],
+	}, true
+}
+
+func tpStatus(d pms.Disposition) uint8 {
+	switch d {
+	case pms.Delivered, pms.Stored:
+		return 0x00 // short message received by the SME
+	case pms.Expired:
+		return 0x46 // validity period expired (permanent)
+	case pms.Cancelled:
+		return 0x48 // deleted by originating SME
+	}
+	return 0x41 // incompatible destination / permanent error
+}
+
+// statusReport creates the status report of a discharged SM, back to its
+// originator, routed like any SM (§2.4) but by origin rather than by
+// number: it goes back the way the SM came.
+func (c *Core) statusReport(ctx context.Context, s *sm, st pms.State) {
+	ud := make([]byte, statusReportLen)
+	ud[0] = tpStatus(st.Disposition)
+	binary.BigEndian.PutUint64(ud[1:], s.index)
+	binary.BigEndian.PutUint64(ud[9:], uint64(s.entry.UnixNano()))
+	binary.BigEndian.PutUint64(ud[17:], uint64(st.Discharged.UnixNano()))
+	ud[25], ud[26] = byte(st.Disposition), s.mr
+	r := &pms.Record{
+		Kind:         pms.KindSM,
+		StatusReport: true,
+		SrcClass:     pms.ClassLocal,
+		Src:          s.dst,
+		Dst:          s.src,
+		DCS:          0x04,
+		MR:           s.mr,
+		UDL:          statusReportLen,
+		UD:           ud,
+		Validity:     uint32(c.cfg.DefaultVP / time.Second),
+	}
+	switch s.srcClass {
+	case pms.ClassDownstream:
+		r.DstClass, r.State.DstPeer = pms.ClassDownstream, s.srcPeer
+	case pms.ClassUpstream:
+		r.DstClass = pms.ClassUpstream
+	case pms.ClassGSM:
+		r.DstClass = pms.ClassGSM
+	default:
+		// Local submitters read their reports from the store.
+		r.DstClass = pms.ClassLocal
+		r.State = pms.State{Disposition: pms.Stored, Discharged: c.now()}
+	}
+	if _, _, err := c.store1(context.WithoutCancel(ctx), r); err != nil {
+		c.log.Error("status report not stored", "for_index", s.index, "error", err)
+		return
+	}
+	c.m.statusReports.Inc()
+}

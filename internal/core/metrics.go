@@ -1,0 +1,57 @@
+package core
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the core's Prometheus collectors.
+type Metrics struct {
+	submits       prometheus.Counter
+	accepted      *prometheus.CounterVec
+	rejected      *prometheus.CounterVec
+	duplicates    prometheus.Counter
+	discharged    *prometheus.CounterVec
+	statusReports prometheus.Counter
+	retries       prometheus.Counter
+	retaken       prometheus.Counter
+	imsiCacheHits prometheus.Counter
+	active        prometheus.Gauge
+}
+
+// NewMetrics creates the collectors and registers them with reg (nil:
+// unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		submits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_submits_total", Help: "SMSC_REQ_SUBMIT requests."}),
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_core_accepted_total", Help: "SMs accepted, by destination class."}, []string{"dst"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_core_rejected_total", Help: "SMs rejected at admission, by reason."}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_duplicates_total", Help: "Resubmissions answered with the original id."}),
+		discharged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_core_discharged_total", Help: "SMs made historical, by disposition."}, []string{"disposition"}),
+		statusReports: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_status_reports_total", Help: "Status reports created."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_retries_total", Help: "Temporary failures scheduled for retry."}),
+		retaken: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_custody_retaken_total", Help: "SMs taken back from a GSM MT handler that went away."}),
+		imsiCacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_imsi_cache_hits_total", Help: "MSISDN-to-IMSI lookups answered from the cache."}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_core_active_sms", Help: "Active SMs held in the core's queues."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.submits, m.accepted, m.rejected, m.duplicates, m.discharged,
+			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active)
+	}
+	return m
+}
+
+// statusLabel is the metric label of a rejection: the status name in
+// lower case, a small fixed set.
+func statusLabel(s Status) string { return strings.ToLower(s.String()) }

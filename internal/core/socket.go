@@ -1,0 +1,197 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// SocketHandler returns the per-connection handler of the core socket
+// (§2.5): it turns requests into core operations and, once the client has
+// registered a role, makes the client a Handler the core sends its own
+// requests to. reload is called for NUMBERING_RELOAD.
+func (c *Core) SocketHandler(reload func() error) func(p *coresock.Peer) coresock.Handler {
+	return func(p *coresock.Peer) coresock.Handler {
+		return &conn{c: c, p: p, reload: reload}
+	}
+}
+
+// conn is one core-socket client as the core sees it. Requests run on
+// goroutines of their own so that a client can have several in flight
+// (their answers come back in completion order, matched by id).
+type conn struct {
+	c      *Core
+	p      *coresock.Peer
+	reload func() error
+
+	mu  sync.Mutex
+	reg *Registration
+}
+
+func (k *conn) registration() *Registration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reg
+}
+
+// HandleRequest implements coresock.Handler.
+func (k *conn) HandleRequest(p *coresock.Peer, h coresock.Header, body coresock.Body) {
+	switch m := body.(type) {
+	case *coresock.Ping:
+		p.Reply(h, coresock.StatusOK, 0, nil)
+	case *coresock.RHRegister:
+		k.register(h, m)
+	case *coresock.RHServiceState:
+		reg := k.registration()
+		if reg == nil {
+			p.Reply(h, coresock.StatusNotRegistered, 0, nil)
+			return
+		}
+		k.c.SetServiceState(reg, m.Up)
+		p.Reply(h, coresock.StatusOK, 0, nil)
+	case *coresock.Submit, *coresock.Cancel, *coresock.ChangeSRR, *coresock.MTDischarge, *coresock.NumberingReload:
+		// These may wait for the store or for another handler.
+		k.c.goRun(func() { k.slow(h, body) })
+	default:
+		// Requests of the core's own direction are not for clients to send.
+		p.Reply(h, coresock.StatusUnknownType, 0, nil)
+	}
+}
+
+func (k *conn) register(h coresock.Header, m *coresock.RHRegister) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.reg != nil {
+		// One role per connection: RH_SERVICE_STATE names no role.
+		k.p.Reply(h, coresock.StatusRoleTaken, 0, nil)
+		return
+	}
+	reg, err := k.c.Register(rhClient{k.p}, Role(m.Role), m.Name)
+	if err != nil {
+		k.p.Reply(h, statusOf(err), 0, nil)
+		return
+	}
+	k.reg = reg
+	k.p.Reply(h, coresock.StatusOK, 0, nil)
+}
+
+// slow runs a request that may block and answers it.
+func (k *conn) slow(h coresock.Header, body coresock.Body) {
+	ctx := context.Background()
+	var (
+		resp coresock.Body
+		err  error
+	)
+	switch m := body.(type) {
+	case *coresock.Submit:
+		var r pms.Record
+		if derr := m.Record.Decode(&r); derr != nil {
+			k.p.Reply(h, coresock.StatusMalformed, 0, nil)
+			return
+		}
+		k.stampOrigin(&r)
+		var idx uint64
+		var dup bool
+		idx, dup, err = k.c.Submit(ctx, &r, m.Flags&coresock.SubmitIMSIAddressed != 0)
+		if err == nil {
+			resp = &coresock.SubmitResp{Index: idx, Duplicate: dup}
+		}
+	case *coresock.Cancel:
+		err = k.c.Cancel(ctx, selector(m.Sel))
+	case *coresock.ChangeSRR:
+		err = k.c.ChangeSRR(ctx, selector(m.Sel), m.SRR)
+	case *coresock.MTDischarge:
+		err = k.c.MTDischarge(ctx, k.registration(), m.Index, m.Disposition, m.Reason)
+	case *coresock.NumberingReload:
+		if k.reload == nil {
+			err = reject(coresock.StatusUnknownType, "")
+		} else if rerr := k.reload(); rerr != nil {
+			k.c.log.Warn("numbering reload failed", "error", rerr)
+			err = reject(coresock.StatusTemporaryFailure, rerr.Error())
+		}
+	}
+	if err != nil {
+		k.p.Reply(h, statusOf(err), 0, nil)
+		return
+	}
+	k.p.Reply(h, coresock.StatusOK, 0, resp)
+}
+
+// stampOrigin makes the source class agree with the role the connection
+// holds: a peer's handler submits that peer's SMs, the uplink's submits the
+// outside world's, the GSM handler's submits MO. Unregistered clients (the
+// submit tool, chat front-ends) say what they are.
+func (k *conn) stampOrigin(r *pms.Record) {
+	reg := k.registration()
+	if reg == nil {
+		return
+	}
+	switch {
+	case reg.role == RolePeer && reg.name == "":
+		r.SrcClass, r.SrcPeer = pms.ClassUpstream, ""
+	case reg.role == RolePeer:
+		r.SrcClass, r.SrcPeer = pms.ClassDownstream, reg.name
+	case reg.role == RoleGSMMT:
+		r.SrcClass, r.SrcPeer = pms.ClassGSM, ""
+	}
+}
+
+// PeerClosed implements coresock.CloseHandler: the core retakes what the
+// handler held.
+func (k *conn) PeerClosed(p *coresock.Peer, err error) {
+	if reg := k.registration(); reg != nil {
+		k.c.Unregister(reg)
+	}
+}
+
+func selector(s coresock.Selector) Selector {
+	return Selector{ByIndex: s.ByIndex, Index: s.Index, OA: s.OA, DA: s.DA, MR: s.MR}
+}
+
+func statusOf(err error) coresock.Status {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return coresock.StatusTemporaryFailure
+}
+
+// rhClient is a role handler reached over the core socket.
+type rhClient struct{ p *coresock.Peer }
+
+func (r rhClient) FindIMSI(ctx context.Context, msisdn string) (string, Status, error) {
+	resp, st, err := r.p.Call(ctx, &coresock.FindIMSI{MSISDN: msisdn})
+	if err != nil || st != coresock.StatusOK {
+		return "", st, err
+	}
+	m, ok := resp.(*coresock.FindIMSIResp)
+	if !ok {
+		return "", coresock.StatusMalformed, nil
+	}
+	return m.IMSI, st, nil
+}
+
+func (r rhClient) TransferMT(ctx context.Context, index uint64, rec *[pms.RecordSize]byte) (Status, error) {
+	_, st, err := r.p.Call(ctx, &coresock.MTTransfer{Index: index, Record: *rec})
+	return st, err
+}
+
+func (r rhClient) CancelMT(ctx context.Context, index uint64) (Status, error) {
+	_, st, err := r.p.Call(ctx, &coresock.MTCancel{Index: index})
+	return st, err
+}
+
+func (r rhClient) DeliverToPeer(ctx context.Context, index uint64, rec *[pms.RecordSize]byte) (string, Status, error) {
+	resp, st, err := r.p.Call(ctx, &coresock.DeliverToPeer{Index: index, Record: *rec})
+	if err != nil || st != coresock.StatusOK {
+		return "", st, err
+	}
+	m, ok := resp.(*coresock.DeliverToPeerResp)
+	if !ok {
+		return "", coresock.StatusMalformed, nil
+	}
+	return m.PeerMsgID, st, nil
+}
