@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the interop tests use. None are needed yet; later issues
-# add Kannel, osmo-hlr, openssh-server, sipp and chromium here.
-APT_PACKAGES=()
+# System packages the interop tests use: OpenSSH for the shell-access test.
+# Later issues add Kannel, osmo-hlr, sipp and chromium here.
+APT_PACKAGES=(openssh-server openssh-client)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -58,7 +58,7 @@ func cmdPeers(ctx context.Context, env *Env, args []string) error {
 func dispatchVerb(ctx context.Context, env *Env, group string, subs []verb, args []string) error {
 	if len(args) == 0 {
 		verbUsage(env.Stderr, group, subs)
-		return errUsagef("missing verb")
+		return errUsagef("missing subcommand")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -72,7 +72,7 @@ func dispatchVerb(ctx context.Context, env *Env, group string, subs []verb, args
 		}
 	}
 	verbUsage(env.Stderr, group, subs)
-	return errUsagef("unknown verb %q", args[0])
+	return errUsagef("unknown subcommand %q", args[0])
 }
 
 func verbUsage(w io.Writer, group string, subs []verb) {

@@ -3,7 +3,9 @@ package coresock
 import (
 	"context"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // pingHandler answers PING and SUBMIT at once, so the benchmarks measure the
@@ -31,6 +33,7 @@ func benchCalls(b *testing.B, conns int, req func() Body) {
 	var next atomic.Int64
 	b.SetParallelism((callers + 1) / 2) // GOMAXPROCS × this ≥ 32 goroutines
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		p := peers[int(next.Add(1))%conns]
@@ -42,7 +45,20 @@ func benchCalls(b *testing.B, conns int, req func() Body) {
 			}
 		}
 	})
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+	// CPU time per call (both ends, as they share the process) is steadier
+	// than throughput on a machine that other work shares.
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/call")
+}
+
+// cpuTime returns the user and system CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkPing(b *testing.B) {

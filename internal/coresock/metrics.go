@@ -50,9 +50,9 @@ func (m *Metrics) in() {
 	}
 }
 
-func (m *Metrics) out() {
+func (m *Metrics) outN(n int) {
 	if m != nil {
-		m.messagesOut.Inc()
+		m.messagesOut.Add(float64(n))
 	}
 }
 

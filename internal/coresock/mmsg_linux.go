@@ -29,6 +29,15 @@ type batchReader struct {
 	bufs [][]byte
 	iov  []unix.Iovec
 	hdrs []mmsghdr
+	// The callback given to RawConn.Read is bound once and reports
+	// through these fields, so a read allocates nothing.
+	fn   func(fd uintptr) bool
+	n    int
+	serr error
+	// drained is set when the last receive returned less than a full
+	// batch, i.e. the queue was empty at that moment.
+	drained bool
+	tried   bool
 }
 
 func newBatchReader(c *Conn, n int) (*batchReader, error) {
@@ -48,31 +57,43 @@ func newBatchReader(c *Conn, n int) (*batchReader, error) {
 		r.hdrs[i].hdr.Iov = &r.iov[i]
 		r.hdrs[i].hdr.SetIovlen(1)
 	}
+	r.fn = r.recv
 	return r, nil
 }
 
 // read waits for at least one packet and returns how many were received;
 // packet i is bufs[i][:length(i)].
 func (r *batchReader) read() (int, error) {
-	var n int
-	var serr error
-	err := r.rc.Read(func(fd uintptr) bool {
-		r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
-			uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false // wait in the poller until readable
-		}
-		if e != 0 {
-			serr = fmt.Errorf("recvmmsg: %w", e)
-		} else {
-			n = int(r1)
-		}
-		return true
-	})
-	if err != nil {
+	r.n, r.serr, r.tried = 0, nil, false
+	if err := r.rc.Read(r.fn); err != nil {
 		return 0, err
 	}
-	return n, serr
+	return r.n, r.serr
+}
+
+func (r *batchReader) recv(fd uintptr) bool {
+	// After a receive that emptied the queue, the next attempt would
+	// almost always fail with EAGAIN, so the first one is skipped and the
+	// reader goes straight to the poller. No wakeup is lost: the poller is
+	// edge-triggered and remembers readiness, so a packet that arrived
+	// after the queue was emptied makes the wait return at once.
+	if skipDrained && r.drained && !r.tried {
+		r.tried = true
+		return false
+	}
+	r.tried = true
+	r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
+		uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false // wait in the poller until readable
+	}
+	if e != 0 {
+		r.serr = fmt.Errorf("recvmmsg: %w", e)
+	} else {
+		r.n = int(r1)
+	}
+	r.drained = r.n < len(r.hdrs)
+	return true
 }
 
 func (r *batchReader) length(i int) int { return int(r.hdrs[i].len) }
@@ -83,6 +104,10 @@ type batchWriter struct {
 	rc   syscall.RawConn
 	iov  []unix.Iovec
 	hdrs []mmsghdr
+	// As in batchReader: a callback bound once, state in fields.
+	fn         func(fd uintptr) bool
+	sent, want int
+	serr       error
 }
 
 func newBatchWriter(c *Conn, n int) (*batchWriter, error) {
@@ -95,6 +120,7 @@ func newBatchWriter(c *Conn, n int) (*batchWriter, error) {
 		w.hdrs[i].hdr.Iov = &w.iov[i]
 		w.hdrs[i].hdr.SetIovlen(1)
 	}
+	w.fn = w.send
 	return w, nil
 }
 
@@ -106,23 +132,8 @@ func (w *batchWriter) write(msgs []*[]byte) error {
 		w.iov[i].Base = unsafe.SliceData(*m)
 		w.iov[i].SetLen(len(*m))
 	}
-	sent := 0
-	var serr error
-	err := w.rc.Write(func(fd uintptr) bool {
-		for sent < len(msgs) {
-			r1, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[sent])),
-				uintptr(len(msgs)-sent), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false // wait in the poller until writable
-			}
-			if e != 0 {
-				serr = fmt.Errorf("sendmmsg: %w", e)
-				return true
-			}
-			sent += int(r1)
-		}
-		return true
-	})
+	w.sent, w.want, w.serr = 0, len(msgs), nil
+	err := w.rc.Write(w.fn)
 	// Drop the references to the buffers, which go back to the pool.
 	for i := range msgs {
 		w.iov[i].Base = nil
@@ -130,5 +141,22 @@ func (w *batchWriter) write(msgs []*[]byte) error {
 	if err != nil {
 		return err
 	}
-	return serr
+	return w.serr
 }
+
+func (w *batchWriter) send(fd uintptr) bool {
+	for w.sent < w.want {
+		r1, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.sent])),
+			uintptr(w.want-w.sent), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false // wait in the poller until writable
+		}
+		if e != 0 {
+			w.serr = fmt.Errorf("sendmmsg: %w", e)
+			return true
+		}
+		w.sent += int(r1)
+	}
+	return true
+}
+var skipDrained = true

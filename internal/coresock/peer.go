@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -418,25 +419,43 @@ func (p *Peer) exit() {
 	close(p.done)
 }
 
+// batchSize is how many packets the reader and the writer move per system
+// call at most.
+const batchSize = 32
+
 func (p *Peer) reader() {
 	defer p.exit()
-	buf := make([]byte, p.cfg.MaxMessage+1)
+	br, err := newBatchReader(p.conn, batchSize)
+	if err != nil {
+		p.shutdown(err, false)
+		return
+	}
 	for {
-		n, err := p.conn.ReadMessage(buf)
-		if errors.Is(err, ErrOversize) {
-			p.metrics.in()
-			p.metrics.big()
-			p.oversize(buf[:n])
-			continue
-		}
+		n, err := br.read()
 		if err != nil {
-			// A read fails when the other end hangs up or when
-			// shutdown closed the socket; either way the peer is done.
+			// A read fails when shutdown closed the socket; the peer
+			// is done.
 			p.shutdown(err, false)
 			return
 		}
-		p.metrics.in()
-		p.dispatch(buf[:n])
+		for i := range n {
+			l := br.length(i)
+			if l == 0 {
+				// On a SOCK_SEQPACKET socket a zero-length read is
+				// how the kernel reports that the other end hung
+				// up (an empty packet is indistinguishable and no
+				// valid message is empty).
+				p.shutdown(io.EOF, false)
+				return
+			}
+			p.metrics.in()
+			if l > p.cfg.MaxMessage {
+				p.metrics.big()
+				p.oversize(br.bufs[i][:l])
+				continue
+			}
+			p.dispatch(br.bufs[i][:l])
+		}
 	}
 }
 
@@ -506,19 +525,40 @@ func (p *Peer) writer() {
 	// Closing the socket on every way out is what ends the reader, which
 	// may be blocked in a read.
 	defer p.conn.Close()
+	bw, err := newBatchWriter(p.conn, batchSize)
+	if err != nil {
+		p.shutdown(err, false)
+		return
+	}
 	// The deadline is renewed only when less than half of WriteTimeout is
-	// left, so a busy writer does not pay for a timer update per packet,
+	// left, so a busy writer does not pay for a timer update per batch,
 	// while a blocked write still gets between half and all of it.
 	var deadline time.Time
 	timeout := p.cfg.WriteTimeout
-	write := func(bp *[]byte) bool {
+	batch := make([]*[]byte, 0, batchSize)
+	// send writes the first message and whatever else is queued behind
+	// it, up to a batch, in one system call where the socket allows.
+	send := func(first *[]byte) bool {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case bp := <-p.wq:
+				batch = append(batch, bp)
+			default:
+				break fill
+			}
+		}
 		now := time.Now()
 		if deadline.Sub(now) < timeout/2 {
 			deadline = now.Add(timeout)
 			p.conn.SetWriteDeadline(deadline)
 		}
-		err := p.conn.WriteMessage(*bp)
-		putBuf(bp)
+		err := bw.write(batch)
+		for i, bp := range batch {
+			putBuf(bp)
+			batch[i] = nil
+		}
 		if err != nil {
 			if isTimeout(err) {
 				p.metrics.slow()
@@ -528,30 +568,29 @@ func (p *Peer) writer() {
 			}
 			return false
 		}
-		p.metrics.out()
+		p.metrics.outN(len(batch))
 		return true
 	}
 	for {
 		select {
 		case bp := <-p.wq:
-			if !write(bp) {
+			if !send(bp) {
 				return
 			}
 		case <-p.closing:
-			if p.flush {
-				for {
-					select {
-					case bp := <-p.wq:
-						if !write(bp) {
-							return
-						}
-						continue
-					default:
+			if !p.flush {
+				return
+			}
+			for {
+				select {
+				case bp := <-p.wq:
+					if !send(bp) {
+						return
 					}
-					break
+				default:
+					return
 				}
 			}
-			return
 		}
 	}
 }

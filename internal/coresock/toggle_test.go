@@ -1,0 +1,5 @@
+package coresock
+
+import "os"
+
+func init() { skipDrained = os.Getenv("SKIP") == "1" }
