@@ -49,6 +49,7 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	var remaining atomic.Int64
 	remaining.Store(int64(b.N))
 	b.ResetTimer()
+	syncs0 := h.syncs()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for _, p := range peers {
@@ -78,6 +79,7 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	el := time.Since(t0)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "SM/s")
+	b.ReportMetric(float64(b.N)/max(1, h.syncs()-syncs0), "SM/sync")
 }
 
 // BenchmarkRestart1M measures startup with 1 M active SMs queued for the
@@ -104,7 +106,7 @@ func BenchmarkRestart1M(b *testing.B) {
 			r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprint("m", i))
 			r.DstClass, r.Validity = pms.ClassUpstream, 86400
 			batch = append(batch, r)
-			if len(batch) == cap(batch) {
+			if len(batch) == cap(batch) || i == 999_999 {
 				if err := s.Append(context.Background(), batch...); err != nil {
 					b.Fatal(err)
 				}
@@ -120,6 +122,7 @@ func BenchmarkRestart1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		c.Reserve(pms.ActiveEstimate(dir))
 		s, err := pms.Open(pms.Options{Dir: dir}, c.Restore)
 		if err != nil {
 			b.Fatal(err)

@@ -87,11 +87,6 @@ type sm struct {
 
 type dedupKey [2]uint64
 
-type mrKey struct {
-	oa, da string
-	mr     uint8
-}
-
 type peerQueue struct {
 	q        fifo[*sm]
 	reg      *Registration
@@ -120,7 +115,6 @@ type Core struct {
 	sms       map[uint64]*sm
 	dedup     map[dedupKey]uint64
 	pending   map[dedupKey]*pendingSubmit
-	byMR      map[mrKey][]uint64
 	peers     map[string]*peerQueue
 	imsiOrder fifo[string]
 	imsiWait  map[string][]*sm
@@ -133,6 +127,8 @@ type Core struct {
 	gsmReg    *Registration
 	expiries  smHeap
 	retries   smHeap
+	// nextDeadline is when the timer loop will next wake by itself.
+	nextDeadline time.Time
 }
 
 type imsiEntry struct {
@@ -183,7 +179,6 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		sms:         map[uint64]*sm{},
 		dedup:       map[dedupKey]uint64{},
 		pending:     map[dedupKey]*pendingSubmit{},
-		byMR:        map[mrKey][]uint64{},
 		peers:       map[string]*peerQueue{},
 		imsiWait:    map[string][]*sm{},
 		imsiCache:   map[string]imsiEntry{},
@@ -200,6 +195,18 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 func (c *Core) SetDirectory(dir Directory) { c.dir.Store(&dir) }
 
 func (c *Core) directory() Directory { return *c.dir.Load() }
+
+// Reserve sizes the core's tables for about n active SMs before a restore,
+// so that a large restart does not spend its time growing maps.
+func (c *Core) Reserve(n int) {
+	n = min(n, 1<<22)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sms) == 0 {
+		c.sms = make(map[uint64]*sm, n)
+		c.dedup = make(map[dedupKey]uint64, n)
+	}
+}
 
 // Restore takes one active record found by the store at startup. It is the
 // visit function of pms.Open.
@@ -263,8 +270,6 @@ func (c *Core) insertLocked(s *sm, r *pms.Record) {
 	if !s.statusReport && c.now().Sub(s.entry) < c.cfg.DedupWindow {
 		c.dedup[s.key] = s.index
 	}
-	k := mrKey{addrKey(s.src), addrKey(s.dst), s.mr}
-	c.byMR[k] = append(c.byMR[k], s.index)
 	if !s.expiry.IsZero() {
 		c.expiries.add(s)
 	}
@@ -321,26 +326,29 @@ func (c *Core) waitIMSILocked(s *sm) {
 	}
 }
 
+// servedLocked reports whether a handler is up to take the SM from the
+// queue it is on, so that admission wakes the dispatcher only when there is
+// something for it to do.
+func (c *Core) servedLocked(s *sm) bool {
+	switch s.loc {
+	case locPeerQueue:
+		pq := c.peers[s.state.DstPeer]
+		return pq != nil && pq.reg != nil && pq.reg.up
+	case locIMSIWait:
+		return c.imsiReg != nil && c.imsiReg.up
+	case locGSMQueue:
+		return c.gsmReg != nil && c.gsmReg.up
+	}
+	// locBusy: a cached IMSI is being recorded, which pokes when done.
+	return false
+}
+
 // detachLocked takes an SM out of every structure: from here the caller
 // owns it and discharges it.
 func (c *Core) detachLocked(s *sm) {
 	delete(c.sms, s.index)
 	if idx, ok := c.dedup[s.key]; ok && idx == s.index {
 		delete(c.dedup, s.key)
-	}
-	k := mrKey{addrKey(s.src), addrKey(s.dst), s.mr}
-	if l := c.byMR[k]; len(l) > 0 {
-		out := l[:0]
-		for _, i := range l {
-			if i != s.index {
-				out = append(out, i)
-			}
-		}
-		if len(out) == 0 {
-			delete(c.byMR, k)
-		} else {
-			c.byMR[k] = out
-		}
 	}
 	if s.loc == locIMSIWait {
 		l := c.imsiWait[s.dst.Digits]
@@ -358,10 +366,6 @@ func (c *Core) detachLocked(s *sm) {
 	// matches.
 	s.loc = locBusy
 	c.m.active.Dec()
-}
-
-func addrKey(a pms.Address) string {
-	return string([]byte{a.TON, a.NPI}) + a.Digits
 }
 
 func (c *Core) dedupKey(r *pms.Record) dedupKey {
@@ -520,16 +524,22 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 		p.index, p.err = rec.Index, err
 		close(p.done)
 	}
+	wake := false
 	if err == nil && active {
 		s := c.newSM(rec)
 		c.insertLocked(s, rec)
+		// Wake the dispatcher if a handler can take it, or the timer if
+		// it expires before anything the timer waits for.
+		wake = c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
 	}
 	c.mu.Unlock()
 	if err != nil {
 		return 0, false, err
 	}
 	c.m.accepted.WithLabelValues(rec.DstClass.String()).Inc()
-	c.poke()
+	if wake {
+		c.poke()
+	}
 	return rec.Index, false, nil
 }
 
@@ -553,11 +563,19 @@ func (c *Core) findLocked(sel Selector) (*sm, *Error) {
 		}
 		return nil, reject(coresock.StatusNotFound, "")
 	}
-	l := c.byMR[mrKey{addrKey(sel.OA), addrKey(sel.DA), sel.MR}]
-	if len(l) == 0 {
+	// By {OA, DA, MR}: the GSM SMS-COMMAND case, rare enough that a scan
+	// of the active SMs costs less than keeping an index of every one. The
+	// oldest match is the one meant.
+	var found *sm
+	for _, s := range c.sms {
+		if s.mr == sel.MR && s.src == sel.OA && s.dst == sel.DA && (found == nil || s.index < found.index) {
+			found = s
+		}
+	}
+	if found == nil {
 		return nil, reject(coresock.StatusNotFound, "")
 	}
-	return c.sms[l[0]], nil
+	return found, nil
 }
 
 // Cancel discharges an active SM as cancelled (§2.5.1.2). An SM in the GSM

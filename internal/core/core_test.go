@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"switchboard/internal/coresock"
@@ -190,6 +191,18 @@ type harness struct {
 	store      *pms.Store
 	core       *Core
 	discharged chan discharge
+	reg        *prometheus.Registry
+}
+
+// syncs is the store's fdatasync count so far.
+func (h *harness) syncs() float64 {
+	mfs, _ := h.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "switchboard_pms_syncs_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 type discharge struct {
@@ -212,7 +225,8 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s, err := pms.Open(pms.Options{Dir: h.dir}, c.Restore)
+	h.reg = prometheus.NewRegistry()
+	s, err := pms.Open(pms.Options{Dir: h.dir, Metrics: pms.NewMetrics(h.reg)}, c.Restore)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -468,6 +468,7 @@ func (c *Core) runDeadlines() time.Time {
 	if s, ok := c.retries.top(); ok && (next.IsZero() || s.retryAt.Before(next)) {
 		next = s.retryAt
 	}
+	c.nextDeadline = next
 	c.mu.Unlock()
 	for _, s := range expired {
 		c.goRun(func() { c.finish(context.Background(), s, pms.Expired, 0) })

@@ -77,7 +77,7 @@ func (r *batchReader) recv(fd uintptr) bool {
 	// reader goes straight to the poller. No wakeup is lost: the poller is
 	// edge-triggered and remembers readiness, so a packet that arrived
 	// after the queue was emptied makes the wait return at once.
-	if skipDrained && r.drained && !r.tried {
+	if r.drained && !r.tried {
 		r.tried = true
 		return false
 	}
@@ -159,4 +159,3 @@ func (w *batchWriter) send(fd uintptr) bool {
 	}
 	return true
 }
-var skipDrained = true

@@ -65,3 +65,19 @@ func ReadIndexBase(dir string) (uint64, error) {
 func WriteIndexBase(dir string, n uint64) error {
 	return writeNumberFile(filepath.Join(dir, datadir.IndexBase), n)
 }
+
+// ActiveEstimate bounds the number of active records a store in dir holds:
+// the records after its historical megabytes. It reads only sizes, so a
+// caller can size its tables before Open; it is 0 when anything is amiss.
+func ActiveEstimate(dir string) int {
+	fi, err := os.Stat(filepath.Join(dir, datadir.PMSFile))
+	if err != nil {
+		return 0
+	}
+	n := uint64(fi.Size() / RecordSize)
+	h, err := ReadHistoricalMB(dir)
+	if err != nil || h*RecordsPerMB > n {
+		h = 0
+	}
+	return int(n - h*RecordsPerMB)
+}

@@ -81,6 +81,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	s.core = c
 
 	t0 := time.Now()
+	c.Reserve(pms.ActiveEstimate(dir))
 	store, err := pms.Open(pms.Options{
 		Dir:      dir,
 		Logger:   s.log,

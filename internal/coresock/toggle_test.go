@@ -1,5 +1,0 @@
-package coresock
-
-import "os"
-
-func init() { skipDrained = os.Getenv("SKIP") == "1" }
