@@ -194,6 +194,22 @@ func newBody(t Type) (Body, bool) {
 	return nil, false
 }
 
+// bodyShape reports whether t is a known type and whether its messages
+// have a Body; it is newBody without the allocation, for Marshal.
+func bodyShape(t Type) (known, hasBody bool) {
+	if !t.Known() {
+		return false, false
+	}
+	if !t.IsResponse() {
+		return true, true
+	}
+	switch t.Request() {
+	case TypeSubmit, TypeFindIMSI, TypeDeliverToPeer:
+		return true, true
+	}
+	return true, false
+}
+
 // AppendHeader appends the 8-byte wire header for h and, when h is a
 // response, the status and reason. It is the part of Marshal that needs no
 // body, used to answer requests that could not be decoded.
@@ -232,12 +248,12 @@ func Marshal(dst []byte, h Header, body Body) ([]byte, error) {
 		}
 		return dst, nil
 	}
-	want, known := newBody(h.Type)
+	known, hasFields := bodyShape(h.Type)
 	if !known {
 		return dst[:start], fmt.Errorf("%w: %s", ErrUnknownType, h.Type)
 	}
 	if body == nil {
-		if want != nil || !h.Type.IsResponse() {
+		if hasFields || !h.Type.IsResponse() {
 			return dst[:start], fmt.Errorf("coresock: marshal: %s needs a body", h.Type)
 		}
 		return dst, nil

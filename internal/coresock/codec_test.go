@@ -375,3 +375,24 @@ func TestStatusFor(t *testing.T) {
 		t.Error("nil")
 	}
 }
+
+func TestBodyShapeMatchesNewBody(t *testing.T) {
+	for i := range 256 {
+		typ := Type(i)
+		b, known := newBody(typ)
+		k, has := bodyShape(typ)
+		if k != known || has != (b != nil) {
+			t.Errorf("%s: bodyShape %v %v, newBody %v %v", typ, k, has, b != nil, known)
+		}
+	}
+}
+
+func TestMarshalAllocations(t *testing.T) {
+	s := &Submit{Record: sampleRecord(t)}
+	buf := make([]byte, 0, MaxMessage)
+	if n := testing.AllocsPerRun(100, func() {
+		buf, _ = Marshal(buf[:0], Header{ID: 1}, s)
+	}); n != 0 {
+		t.Fatalf("Marshal allocates %v times", n)
+	}
+}

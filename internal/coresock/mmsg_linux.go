@@ -34,10 +34,6 @@ type batchReader struct {
 	fn   func(fd uintptr) bool
 	n    int
 	serr error
-	// drained is set when the last receive returned less than a full
-	// batch, i.e. the queue was empty at that moment.
-	drained bool
-	tried   bool
 }
 
 func newBatchReader(c *Conn, n int) (*batchReader, error) {
@@ -64,7 +60,7 @@ func newBatchReader(c *Conn, n int) (*batchReader, error) {
 // read waits for at least one packet and returns how many were received;
 // packet i is bufs[i][:length(i)].
 func (r *batchReader) read() (int, error) {
-	r.n, r.serr, r.tried = 0, nil, false
+	r.n, r.serr = 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
 		return 0, err
 	}
@@ -72,19 +68,17 @@ func (r *batchReader) read() (int, error) {
 }
 
 func (r *batchReader) recv(fd uintptr) bool {
-	// After a receive that emptied the queue, the next attempt would
-	// almost always fail with EAGAIN, so the first one is skipped and the
-	// reader goes straight to the poller. No wakeup is lost: the poller is
-	// edge-triggered and remembers readiness, so a packet that arrived
-	// after the queue was emptied makes the wait return at once.
-	if r.drained && !r.tried {
-		r.tried = true
-		return false
-	}
-	r.tried = true
+	// Every wait must start with a real attempt: RawConn.Read resets the
+	// poller's remembered readiness before calling this, so skipping the
+	// syscall on a guess that the queue is empty could miss a packet that
+	// arrived meanwhile and sleep forever.
 	r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
 		uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN || e == unix.EINTR {
+	for e == unix.EINTR {
+		r1, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
+			uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	}
+	if e == unix.EAGAIN {
 		return false // wait in the poller until readable
 	}
 	if e != 0 {
@@ -92,7 +86,6 @@ func (r *batchReader) recv(fd uintptr) bool {
 	} else {
 		r.n = int(r1)
 	}
-	r.drained = r.n < len(r.hdrs)
 	return true
 }
 
@@ -148,7 +141,10 @@ func (w *batchWriter) send(fd uintptr) bool {
 	for w.sent < w.want {
 		r1, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.sent])),
 			uintptr(w.want-w.sent), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
+		if e == unix.EINTR {
+			continue
+		}
+		if e == unix.EAGAIN {
 			return false // wait in the poller until writable
 		}
 		if e != 0 {

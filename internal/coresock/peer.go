@@ -45,7 +45,9 @@ type Config struct {
 	// OnClose, if set, is called once when the connection is gone, after
 	// the Handler's PeerClosed.
 	OnClose func(p *Peer, err error)
-	// MaxMessage is the largest message accepted (default MaxMessage).
+	// MaxMessage is the largest message sent or accepted; 0 keeps the
+	// connection's own limit (MaxMessage unless the Listener or DialConn
+	// set another).
 	MaxMessage int
 	// MaxInFlight bounds the Calls outstanding on this peer at once
 	// (default 1024); further Calls wait for a slot.
@@ -72,9 +74,6 @@ func (c *Config) withDefaults() Config {
 	var out Config
 	if c != nil {
 		out = *c
-	}
-	if out.MaxMessage <= 0 {
-		out.MaxMessage = MaxMessage
 	}
 	if out.MaxInFlight <= 0 {
 		out.MaxInFlight = defaultMaxInFlight
@@ -175,7 +174,10 @@ func NewPeer(conn *Conn, cfg *Config) *Peer {
 
 func newPeer(conn *Conn, cfg *Config) *Peer {
 	c := cfg.withDefaults()
-	conn.maxMessage = c.MaxMessage
+	if c.MaxMessage > 0 {
+		conn.maxMessage = c.MaxMessage
+	}
+	c.MaxMessage = conn.maxMessage
 	p := &Peer{
 		conn:    conn,
 		cfg:     c,
@@ -318,6 +320,10 @@ func (p *Peer) Reply(req Header, st Status, reason uint16, body Body) error {
 		return err
 	}
 	*bp = buf
+	if len(buf) > p.cfg.MaxMessage {
+		putBuf(bp)
+		return fmt.Errorf("%w: %s of %d bytes", ErrOversize, req.Type.Response(), len(buf))
+	}
 	return p.enqueue(bp)
 }
 

@@ -268,7 +268,7 @@ func TestConcurrentCallsMatched(t *testing.T) {
 	_, path := testServer(t, Config{}, func(*Peer) Handler { return core })
 	defer core.wg.Wait()
 	cl := dial(t, path, nil)
-	const goroutines, perG = 32, 10000 / 32
+	const goroutines, perG = 32, (10000 + 31) / 32 // 10,016 calls
 	var wg sync.WaitGroup
 	var bad atomic.Int64
 	for g := range goroutines {
@@ -848,4 +848,17 @@ func TestSlowConsumerWriteTimeout(t *testing.T) {
 		t.Fatalf("slow consumer counter %v", got)
 	}
 	r.c.Close()
+}
+
+func TestCallTooBigForLimit(t *testing.T) {
+	core := &coreHandler{}
+	_, path := testServer(t, Config{}, func(*Peer) Handler { return core })
+	defer core.wg.Wait()
+	cl := dial(t, path, &Config{MaxMessage: 64})
+	if _, _, err := cl.Call(context.Background(), submitFor(t, 1, 1)); !errors.Is(err, ErrOversize) {
+		t.Fatalf("268-byte SUBMIT with a 64-byte limit: %v", err)
+	}
+	if _, st, err := cl.Call(context.Background(), &Ping{}); err != nil || st != StatusOK {
+		t.Fatalf("ping after: %v %v", st, err)
+	}
 }

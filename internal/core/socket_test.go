@@ -1,0 +1,222 @@
+package core
+
+import (
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// socketHarness serves the core socket of a harness.
+func socketHarness(t *testing.T) (*harness, string) {
+	t.Helper()
+	h := newHarness(t, Config{})
+	sock := filepath.Join(t.TempDir(), "core.sock")
+	ln, err := coresock.Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &coresock.Server{}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(context.Background(), ln, h.core.SocketHandler(func() error { return nil })) }()
+	t.Cleanup(func() { srv.Shutdown(context.Background()); <-done })
+	return h, sock
+}
+
+// rawExchange writes one packet and reads one answer.
+func rawExchange(t *testing.T, c *coresock.Conn, pkt []byte) (coresock.Header, bool) {
+	t.Helper()
+	if err := c.WriteMessage(pkt); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, c.MaxMessage()+1)
+	n, err := c.ReadMessage(buf)
+	if err != nil {
+		return coresock.Header{}, false
+	}
+	h, _, err := coresock.Unmarshal(buf[:n])
+	if err != nil {
+		t.Fatalf("unreadable answer %x: %v", buf[:n], err)
+	}
+	return h, true
+}
+
+func header(typ byte, id uint32) []byte {
+	b := make([]byte, 8)
+	b[0], b[1] = 1, typ
+	binary.BigEndian.PutUint32(b[4:], id)
+	return b
+}
+
+// TestSocketBadInput: malformed and hostile requests get an error status,
+// the connection keeps working, and nothing reaches the store.
+func TestSocketBadInput(t *testing.T) {
+	h, sock := socketHarness(t)
+	c, err := coresock.DialConn(context.Background(), sock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	badRecord := func(mut func(r *pms.Record)) []byte {
+		r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, "x")
+		mut(r)
+		var rb coresock.RecordBytes
+		if err := rb.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		b, err := coresock.Marshal(nil, coresock.Header{Type: coresock.TypeSubmit, ID: 7}, &coresock.Submit{Record: rb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	corrupt := badRecord(func(*pms.Record) {})
+	corrupt[8+4+100] ^= 0xFF // breaks the record's CRC
+
+	cases := []struct {
+		name string
+		pkt  []byte
+		want coresock.Status
+	}{
+		{"unknown type", header(0x55, 1), coresock.StatusUnknownType},
+		{"core-direction type from a client", append(header(0x20, 2), 1, '5'), coresock.StatusUnknownType},
+		{"short submit", append(header(0x01, 3), 0, 0, 0, 0, 1, 2, 3), coresock.StatusMalformed},
+		{"corrupt record", corrupt, coresock.StatusMalformed},
+		{"impossible address", badRecord(func(r *pms.Record) { r.Dst = natl("12") }), coresock.StatusUnroutable},
+		{"inconsistent length", badRecord(func(r *pms.Record) { r.UDL = 99 }), coresock.StatusBadLength},
+		{"service state before register", append(header(0x05, 4), 1), coresock.StatusNotRegistered},
+		{"discharge without role", func() []byte {
+			b, _ := coresock.Marshal(nil, coresock.Header{Type: coresock.TypeMTDischarge, ID: 5}, &coresock.MTDischarge{Index: 0, Disposition: pms.Delivered})
+			return b
+		}(), coresock.StatusNotRegistered},
+		{"cancel of nothing", func() []byte {
+			b, _ := coresock.Marshal(nil, coresock.Header{Type: coresock.TypeCancel, ID: 6}, &coresock.Cancel{Sel: coresock.Selector{ByIndex: true, Index: 99}})
+			return b
+		}(), coresock.StatusNotFound},
+	}
+	for _, tc := range cases {
+		got, ok := rawExchange(t, c, tc.pkt)
+		if !ok {
+			t.Fatalf("%s: no answer (connection closed?)", tc.name)
+		}
+		if !got.Type.IsResponse() || got.Status != tc.want {
+			t.Errorf("%s: answer %+v, want status %s", tc.name, got, tc.want)
+		}
+	}
+	// Oversize: an error, and the connection still answers.
+	big := append(header(0x08, 9), make([]byte, 2000)...)
+	c.WriteMessage(big[:min(len(big), c.MaxMessage())]) // the client refuses to send more; the trailing junk is still malformed
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	c.ReadMessage(make([]byte, c.MaxMessage()+1))
+	if got, ok := rawExchange(t, c, header(0x08, 10)); !ok || got.Status != coresock.StatusOK || got.ID != 10 {
+		t.Fatalf("ping after bad input: %+v %v", got, ok)
+	}
+	if n := h.store.Stats().Next; n != 0 {
+		t.Fatalf("%d records written by bad requests", n)
+	}
+
+	// A role claimed twice: the second claimant is refused, the first
+	// keeps it.
+	p1, err := coresock.Dial(context.Background(), sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p1.Close()
+	p2, err := coresock.Dial(context.Background(), sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	if _, st, err := p1.Call(context.Background(), &coresock.RHRegister{Role: coresock.RolePeerDelivery, Name: "pa"}); err != nil || st != coresock.StatusOK {
+		t.Fatalf("first claim: %v %v", st, err)
+	}
+	if _, st, err := p2.Call(context.Background(), &coresock.RHRegister{Role: coresock.RolePeerDelivery, Name: "pa"}); err != nil || st != coresock.StatusRoleTaken {
+		t.Fatalf("second claim: %v %v", st, err)
+	}
+	if _, st, err := p1.Call(context.Background(), &coresock.RHRegister{Role: coresock.RoleIMSILookup}); err != nil || st != coresock.StatusRoleTaken {
+		t.Fatalf("second role on one connection: %v %v", st, err)
+	}
+	// When the first goes away the role is free again.
+	p1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p3, err := coresock.Dial(context.Background(), sock, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, st, err := p3.Call(context.Background(), &coresock.RHRegister{Role: coresock.RolePeerDelivery, Name: "pa"})
+		p3.Close()
+		if err == nil && st == coresock.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("role not freed after disconnect: %v %v", st, err)
+		}
+		// The core learns of the disconnect asynchronously; ask again.
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSocketRoleHandlerEndToEnd drives delivery through real socket
+// clients: a peer handler registered over the socket receives
+// SMSC_DELIVER_TO_PEER and its answer discharges the SM.
+func TestSocketRoleHandlerEndToEnd(t *testing.T) {
+	h, sock := socketHarness(t)
+	got := make(chan uint64, 10)
+	handler := coresock.HandlerFunc(func(p *coresock.Peer, hd coresock.Header, body coresock.Body) {
+		m, ok := body.(*coresock.DeliverToPeer)
+		if !ok {
+			p.Reply(hd, coresock.StatusUnknownType, 0, nil)
+			return
+		}
+		got <- m.Index
+		p.Reply(hd, coresock.StatusOK, 0, &coresock.DeliverToPeerResp{PeerMsgID: "abc123"})
+	})
+	rh, err := coresock.Dial(context.Background(), sock, &coresock.Config{Handler: handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rh.Close()
+	if _, st, err := rh.Call(context.Background(), &coresock.RHRegister{Role: coresock.RolePeerDelivery}); err != nil || st != coresock.StatusOK {
+		t.Fatalf("register: %v %v", st, err)
+	}
+	if _, st, err := rh.Call(context.Background(), &coresock.RHServiceState{Up: true}); err != nil || st != coresock.StatusOK {
+		t.Fatalf("service up: %v %v", st, err)
+	}
+	cl, err := coresock.Dial(context.Background(), sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var req coresock.Submit
+	req.Record.Encode(sms(intl(numProv), intl(numOutside), pms.ClassGSM, "via socket"))
+	resp, st, err := cl.Call(context.Background(), &req)
+	if err != nil || st != coresock.StatusOK {
+		t.Fatalf("submit: %v %v", st, err)
+	}
+	idx := resp.(*coresock.SubmitResp).Index
+	select {
+	case i := <-got:
+		if i != idx {
+			t.Fatalf("delivered %d, submitted %d", i, idx)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no delivery")
+	}
+	h.waitDischarge(discharge{idx, pms.Delivered})
+	if st := h.record(idx).State; st.PeerMsgID != "abc123" {
+		t.Fatalf("peer id not kept: %+v", st)
+	}
+	// The uplink's own submissions are stamped as coming from upstream:
+	// one for a number that is not ours is refused.
+	req.Record.Encode(sms(intl("442079460000"), intl(numOutside), pms.ClassLocal, "spoof"))
+	if _, st, _ := rh.Call(context.Background(), &req); st != coresock.StatusUnknownDestinationFromUpstream {
+		t.Fatalf("uplink submit to a foreign number: %v", st)
+	}
+}
