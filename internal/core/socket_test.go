@@ -22,7 +22,10 @@ func socketHarness(t *testing.T) (*harness, string) {
 	}
 	srv := &coresock.Server{}
 	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(context.Background(), ln, h.core.SocketHandler(func() error { return nil })) }()
+	go func() {
+		defer close(done)
+		srv.Serve(context.Background(), ln, h.core.SocketHandler(func() error { return nil }))
+	}()
 	t.Cleanup(func() { srv.Shutdown(context.Background()); <-done })
 	return h, sock
 }
