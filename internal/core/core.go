@@ -49,6 +49,9 @@ type Registration struct {
 	h    Handler
 	up   bool // service state (§2.5.2.2)
 	gone bool
+	// epoch counts the times the service went down (or the handler went
+	// away). An exchange started in an earlier epoch grants nothing.
+	epoch uint64
 }
 
 // location says who holds an active SM and which structure lists it.
@@ -83,6 +86,15 @@ type sm struct {
 	retryAt      time.Time
 	expIdx       int
 	retryIdx     int
+	// msisdn is the normalized destination number (E.164 digits) that IMSI
+	// lookups and their cache are keyed by.
+	msisdn string
+	// heldBy and heldEpoch say which handler, in which epoch, took custody.
+	heldBy    *Registration
+	heldEpoch uint64
+	// wmu serializes this SM's state writes to the store, so they land in
+	// the order their snapshots were taken. Lock order: wmu, then Core.mu.
+	wmu sync.Mutex
 }
 
 type dedupKey [2]uint64
@@ -211,9 +223,27 @@ func (c *Core) Reserve(n int) {
 // Restore takes one active record found by the store at startup. It is the
 // visit function of pms.Open.
 func (c *Core) Restore(r *pms.Record) error {
+	if r.DstClass == pms.ClassDownstream && r.State.DstPeer == "" {
+		// The peer's name lives in the state trailer, which a crash in the
+		// middle of an update can reset (docs/pms.md): route the number
+		// again rather than send the SM to the uplink's queue.
+		if n, err := c.directory().Classify(r.Dst.TON, r.Dst.Digits); err == nil {
+			r.State.DstPeer, _ = c.directory().PeerFor(n.E164)
+		}
+		if r.State.DstPeer == "" {
+			c.log.Warn("active SM for a downstream peer lost its peer; it waits until it expires", "index", r.Index)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.newSM(r)
+	if r.DstClass == pms.ClassDownstream && r.State.DstPeer == "" {
+		c.sms[s.index] = s
+		c.m.active.Inc()
+		s.loc = locRetry
+		c.expiries.add(s)
+		return nil
+	}
 	c.insertLocked(s, r)
 	return nil
 }
@@ -260,6 +290,14 @@ func (c *Core) newSM(r *pms.Record) *sm {
 	}
 	if !r.StatusReport {
 		s.key = c.dedupKey(r)
+	}
+	if r.DstClass == pms.ClassGSM {
+		// One subscriber, however the number was dialled: 6195550100,
+		// 16195550100 and +16195550100 share a lookup and its cache.
+		s.msisdn = r.Dst.Digits
+		if n, err := c.directory().Classify(r.Dst.TON, r.Dst.Digits); err == nil {
+			s.msisdn = n.E164
+		}
 	}
 	return s
 }
@@ -311,7 +349,7 @@ func (c *Core) peerQueueLocked(name string) *peerQueue {
 }
 
 func (c *Core) waitIMSILocked(s *sm) {
-	msisdn := s.dst.Digits
+	msisdn := s.msisdn
 	if e, ok := c.imsiCache[msisdn]; ok && c.now().Before(e.expires) {
 		c.m.imsiCacheHits.Inc()
 		s.loc = locBusy
@@ -351,10 +389,10 @@ func (c *Core) detachLocked(s *sm) {
 		delete(c.dedup, s.key)
 	}
 	if s.loc == locIMSIWait {
-		l := c.imsiWait[s.dst.Digits]
+		l := c.imsiWait[s.msisdn]
 		for i, x := range l {
 			if x == s {
-				c.imsiWait[s.dst.Digits] = append(l[:i], l[i+1:]...)
+				c.imsiWait[s.msisdn] = append(l[:i], l[i+1:]...)
 				break
 			}
 		}
@@ -384,6 +422,11 @@ func (c *Core) dedupKey(r *pms.Record) dedupKey {
 		h.WriteString(r.From)
 		h.WriteString(r.To)
 		h.Write(r.Text)
+		if r.IMSIAddressed {
+			// The IMSI is the destination of these.
+			h.WriteByte(1)
+			h.WriteString(r.State.IMSI)
+		}
 		k[i] = h.Sum64()
 	}
 	return k
@@ -438,6 +481,9 @@ func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 	if rerr := checkContent(&c.cfg, rec); rerr != nil {
 		return 0, false, rerr
 	}
+	// Only the core makes status reports, and only the request's flag
+	// makes an SM IMSI-addressed.
+	rec.StatusReport, rec.IMSIAddressed = false, false
 	var rt route
 	srr := rec.State.SRR
 	imsi := ""
@@ -525,6 +571,11 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 		close(p.done)
 	}
 	wake := false
+	var storedReport *sm
+	if err == nil && !active && rec.State.SRR && !rec.StatusReport {
+		// Stored is delivered: the report is due at once.
+		storedReport = c.newSM(rec)
+	}
 	if err == nil && active {
 		s := c.newSM(rec)
 		c.insertLocked(s, rec)
@@ -537,6 +588,9 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 		return 0, false, err
 	}
 	c.m.accepted.WithLabelValues(rec.DstClass.String()).Inc()
+	if storedReport != nil {
+		c.statusReport(ctx, storedReport, rec.State)
+	}
 	if wake {
 		c.poke()
 	}
@@ -593,7 +647,7 @@ func (c *Core) Cancel(ctx context.Context, sel Selector) error {
 		c.mu.Unlock()
 		return c.finish(ctx, s, pms.Cancelled, 0)
 	case locGSMCustody:
-		reg := c.gsmReg
+		reg, epoch := s.heldBy, s.heldEpoch
 		c.mu.Unlock()
 		if reg == nil {
 			return reject(coresock.StatusTooBusy, "GSM handler gone")
@@ -608,9 +662,11 @@ func (c *Core) Cancel(ctx context.Context, sel Selector) error {
 			return reject(st, "from the GSM handler")
 		}
 		c.mu.Lock()
-		if s.loc != locGSMCustody {
+		if s.loc != locGSMCustody || s.heldBy != reg || s.heldEpoch != epoch || reg.epoch != epoch {
+			// Retaken (and perhaps handed to another handler) meanwhile:
+			// this handler's word no longer decides.
 			c.mu.Unlock()
-			return reject(coresock.StatusNotActive, "")
+			return reject(coresock.StatusTooBusy, "custody changed; try again")
 		}
 		c.detachLocked(s)
 		c.mu.Unlock()
@@ -626,27 +682,48 @@ func (c *Core) Cancel(ctx context.Context, sel Selector) error {
 func (c *Core) ChangeSRR(ctx context.Context, sel Selector, srr bool) error {
 	c.mu.Lock()
 	s, rerr := c.findLocked(sel)
+	c.mu.Unlock()
 	if rerr != nil {
-		c.mu.Unlock()
 		return rerr
 	}
-	s.state.SRR = srr
-	st := s.state
-	c.mu.Unlock()
-	// If a discharge overtakes this write, the store refuses it as
+	err := c.writeState(ctx, s, func(st *pms.State) bool {
+		st.SRR = srr
+		return true
+	})
+	// If a discharge overtook this write, the store refused it as
 	// historical, and the discharge already carried the new flag.
-	if err := c.store.Update(ctx, s.index, st); err != nil && !errors.Is(err, pms.ErrHistorical) {
+	if err != nil && !errors.Is(err, pms.ErrHistorical) {
 		return reject(coresock.StatusStoreFailed, err.Error())
 	}
 	return nil
 }
 
+// writeState changes an SM's state under the lock and writes the result to
+// the store. Writes for one SM are serialized (sm.wmu), so the store ends
+// with the last snapshot taken; mutate returns false to write nothing.
+func (c *Core) writeState(ctx context.Context, s *sm, mutate func(*pms.State) bool) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	c.mu.Lock()
+	if !mutate(&s.state) {
+		c.mu.Unlock()
+		return nil
+	}
+	st := s.state
+	c.mu.Unlock()
+	return c.store.Update(context.WithoutCancel(ctx), s.index, st)
+}
+
 // finish discharges a detached SM durably, then sends the status report it
 // asked for.
 func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason uint8) error {
-	st := s.state
-	st.Disposition, st.Reason, st.Discharged = disp, reason, c.now()
-	if err := c.store.Update(context.WithoutCancel(ctx), s.index, st); err != nil {
+	var st pms.State
+	err := c.writeState(ctx, s, func(cur *pms.State) bool {
+		cur.Disposition, cur.Reason, cur.Discharged = disp, reason, c.now()
+		st = *cur
+		return true
+	})
+	if err != nil {
 		// The SM stays active on disk and is delivered after a restart.
 		c.log.Error("discharge not stored", "index", s.index, "error", err)
 		return reject(coresock.StatusStoreFailed, err.Error())

@@ -748,3 +748,24 @@ func TestDischargeBeforeTransferAnswer(t *testing.T) {
 	idx := h.submit(sms(intl(numNoProv), intl(numProv), pms.ClassGSM, "quick"))
 	h.waitDischarge(discharge{idx, pms.Delivered})
 }
+
+func TestFIFO(t *testing.T) {
+	var q fifo[int]
+	for i := range 5 {
+		q.push(i)
+	}
+	for i := range 100 {
+		q.pushFront(-i - 1)
+	}
+	want := -100
+	for q.len() > 0 {
+		got := q.pop()
+		if got != want {
+			t.Fatalf("popped %d, want %d", got, want)
+		}
+		want++
+	}
+	if want != 5 {
+		t.Fatalf("ended at %d", want)
+	}
+}

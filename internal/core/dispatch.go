@@ -1,8 +1,10 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"switchboard/internal/coresock"
@@ -70,8 +72,13 @@ func (c *Core) SetServiceState(reg *Registration, up bool) {
 		return
 	}
 	reg.up = up
-	if !up && reg.role == RoleGSMMT {
-		c.retakeLocked()
+	if !up {
+		// Anything the handler answered before going down is void: an
+		// exchange that started before this epoch grants no custody.
+		reg.epoch++
+		if reg.role == RoleGSMMT {
+			c.retakeLocked()
+		}
 	}
 	c.mu.Unlock()
 	c.log.Info("role handler service state", "role", reg.role.String(), "peer", reg.name, "up", up)
@@ -88,6 +95,7 @@ func (c *Core) Unregister(reg *Registration) {
 		return
 	}
 	reg.gone, reg.up = true, false
+	reg.epoch++
 	switch reg.role {
 	case RoleIMSILookup:
 		if c.imsiReg == reg {
@@ -116,48 +124,69 @@ func (c *Core) retakeLocked() {
 	for _, s := range c.gsmHeld {
 		held = append(held, s)
 	}
-	sortByIndex(held)
+	slices.SortFunc(held, func(a, b *sm) int { return cmp.Compare(a.index, b.index) })
 	for i := len(held) - 1; i >= 0; i-- {
 		s := held[i]
 		delete(c.gsmHeld, s.index)
-		s.loc = locGSMQueue
-		c.gsmQ.pushFront(s)
+		s.heldBy = nil
+		if c.backLocked(s) {
+			s.loc = locGSMQueue
+			c.gsmQ.pushFront(s)
+		}
 	}
 	c.m.retaken.Add(float64(len(held)))
 	c.log.Info("custody retaken from the GSM handler", "count", len(held))
 }
 
-func sortByIndex(l []*sm) {
-	// Insertion sort is fine for the sizes a handler holds between
-	// outages, and keeps this free of reflection.
-	for i := 1; i < len(l); i++ {
-		for j := i; j > 0 && l[j].index < l[j-1].index; j-- {
-			l[j], l[j-1] = l[j-1], l[j]
-		}
+// backLocked is called whenever an SM returns to the core's custody from a
+// handler's hands (a failed exchange, a retake, a backoff). Its expiry was
+// not tracked while it was away: it is tracked again, or, if its validity
+// ran out meanwhile, it is discharged as expired and backLocked reports
+// false.
+func (c *Core) backLocked(s *sm) bool {
+	if s.expiry.IsZero() {
+		return true
 	}
+	if !c.now().Before(s.expiry) {
+		c.detachLocked(s)
+		c.goRun(func() { c.finish(context.Background(), s, pms.Expired, 0) })
+		return false
+	}
+	c.expiries.add(s)
+	return true
 }
 
 // MTDischarge is the GSM handler's report on an SM in its custody
 // (§2.5.4.3).
 func (c *Core) MTDischarge(ctx context.Context, reg *Registration, index uint64, disp pms.Disposition, reason uint8) error {
+	s, err := c.takeDischarge(reg, index, disp)
+	if err != nil {
+		return err
+	}
+	return c.finish(ctx, s, disp, reason)
+}
+
+// takeDischarge is the part of MTDischarge that must happen in the order
+// the handler's requests arrived (before a later service-down retakes
+// custody): it detaches the SM, which the caller then finishes.
+func (c *Core) takeDischarge(reg *Registration, index uint64, disp pms.Disposition) (*sm, error) {
 	if disp < pms.Delivered || disp > pms.Cancelled {
-		return reject(coresock.StatusMalformed, "bad disposition")
+		return nil, reject(coresock.StatusMalformed, "bad disposition")
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if reg == nil || reg.role != RoleGSMMT || c.gsmReg != reg {
-		c.mu.Unlock()
-		return reject(coresock.StatusNotRegistered, "")
+		return nil, reject(coresock.StatusNotRegistered, "")
 	}
-	// The handler may discharge an SM before the core has processed its
-	// answer to the transfer: custody passed when it answered.
+	// The handler's word is taken for an SM it holds, one whose transfer
+	// answer the core has not processed yet, and one it took although the
+	// core gave up waiting for its answer (then it is back in the queue).
 	s := c.sms[index]
-	if s == nil || (s.loc != locGSMCustody && s.loc != locGSMTransfer) {
-		c.mu.Unlock()
-		return reject(coresock.StatusNotFound, "not in the handler's custody")
+	if s == nil || (s.loc != locGSMCustody && s.loc != locGSMTransfer && s.loc != locGSMQueue) {
+		return nil, reject(coresock.StatusNotFound, "not in the handler's custody")
 	}
 	c.detachLocked(s)
-	c.mu.Unlock()
-	return c.finish(ctx, s, disp, reason)
+	return s, nil
 }
 
 // dispatch starts every exchange the queues and windows allow.
@@ -179,7 +208,8 @@ func (c *Core) dispatch() {
 			}
 			s.loc = locPeerFlight
 			pq.inflight++
-			c.goRun(func() { c.deliverToPeer(reg, pq, s) })
+			epoch := reg.epoch
+			c.goRun(func() { c.deliverToPeer(reg, epoch, pq, s) })
 		}
 	}
 	if reg := c.imsiReg; reg != nil && reg.up {
@@ -201,7 +231,8 @@ func (c *Core) dispatch() {
 			}
 			s.loc = locGSMTransfer
 			c.gsmFlight++
-			c.goRun(func() { c.transfer(reg, s) })
+			epoch := reg.epoch
+			c.goRun(func() { c.transfer(reg, epoch, s) })
 		}
 	}
 }
@@ -219,28 +250,42 @@ func (c *Core) callCtx() (context.Context, context.CancelFunc) {
 }
 
 // deliverToPeer runs one SMSC_DELIVER_TO_PEER exchange (§2.5.5).
-func (c *Core) deliverToPeer(reg *Registration, pq *peerQueue, s *sm) {
+func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *sm) {
 	var rec [pms.RecordSize]byte
 	var (
 		id  string
 		st  Status
 		err error
 	)
-	if err = c.readRecord(s.index, &rec); err == nil {
-		ctx, cancel := c.callCtx()
-		id, st, err = reg.h.DeliverToPeer(ctx, s.index, &rec)
-		cancel()
+	if err = c.readRecord(s.index, &rec); err != nil {
+		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
+		c.mu.Lock()
+		pq.inflight--
+		c.retryLocked(s, coresock.StatusTemporaryFailure)
+		c.mu.Unlock()
+		return
 	}
+	ctx, cancel := c.callCtx()
+	id, st, err = reg.h.DeliverToPeer(ctx, s.index, &rec)
+	cancel()
 	c.mu.Lock()
 	pq.inflight--
 	switch {
-	case err != nil:
-		// The exchange failed, not the delivery: back to the head of the
-		// queue, no attempt counted.
-		s.loc = locPeerQueue
-		pq.q.pushFront(s)
+	case err != nil && (reg.gone || !reg.up || reg.epoch != epoch):
+		// The handler went away: the exchange failed, not the delivery.
+		// Back to the head of the queue, no attempt counted.
+		if c.backLocked(s) {
+			s.loc = locPeerQueue
+			pq.q.pushFront(s)
+		}
 		c.mu.Unlock()
 		c.poke()
+		return
+	case err != nil:
+		// A handler that is still there but did not answer in time:
+		// back off rather than ask again at once.
+		c.retryLocked(s, coresock.StatusTemporaryFailure)
+		c.mu.Unlock()
 		return
 	case st == coresock.StatusOK:
 		c.detachLocked(s)
@@ -280,6 +325,7 @@ func (c *Core) retryLocked(s *sm, st Status) {
 		c.goRun(func() { c.finish(context.Background(), s, pms.Expired, uint8(st)) })
 		return
 	}
+	c.expiries.add(s)
 	backoff := c.cfg.RetryMin << min(s.state.Attempts-1, 20)
 	if backoff > c.cfg.RetryMax || backoff <= 0 {
 		backoff = c.cfg.RetryMax
@@ -321,7 +367,16 @@ func (c *Core) findIMSI(reg *Registration, msisdn string) {
 		}
 	}
 	if err == nil && st == coresock.StatusOK && validIMSI(imsi) {
-		c.imsiCache[msisdn] = imsiEntry{imsi: imsi, expires: c.now().Add(c.cfg.IMSICacheTTL)}
+		now := c.now()
+		if len(c.imsiCache) >= 4096 && len(c.imsiCache)%4096 == 0 {
+			// Sweep now and then, so numbers looked up once do not stay.
+			for k, e := range c.imsiCache {
+				if !now.Before(e.expires) {
+					delete(c.imsiCache, k)
+				}
+			}
+		}
+		c.imsiCache[msisdn] = imsiEntry{imsi: imsi, expires: now.Add(c.cfg.IMSICacheTTL)}
 	}
 	c.mu.Unlock()
 	if len(ok) > 0 {
@@ -347,16 +402,16 @@ func validIMSI(s string) bool {
 // locBusy, owned by this goroutine.
 func (c *Core) imsiResolved(msisdn, imsi string, sms []*sm) {
 	for _, s := range sms {
-		c.mu.Lock()
-		s.state.IMSI = imsi
-		st := s.state
-		c.mu.Unlock()
+		err := c.writeState(context.Background(), s, func(st *pms.State) bool {
+			st.IMSI = imsi
+			return true
+		})
 		// A lost write only costs a new lookup after a restart.
-		if err := c.store.Update(context.Background(), s.index, st); err != nil {
+		if err != nil {
 			c.log.Warn("IMSI not recorded", "index", s.index, "error", err)
 		}
 		c.mu.Lock()
-		if s.loc == locBusy && c.sms[s.index] == s {
+		if s.loc == locBusy && c.sms[s.index] == s && c.backLocked(s) {
 			s.loc = locGSMQueue
 			c.gsmQ.push(s)
 		}
@@ -366,17 +421,23 @@ func (c *Core) imsiResolved(msisdn, imsi string, sms []*sm) {
 }
 
 // transfer runs one SMSC_MT_TRANSFER exchange (§2.5.4.1).
-func (c *Core) transfer(reg *Registration, s *sm) {
+func (c *Core) transfer(reg *Registration, epoch uint64, s *sm) {
 	var rec [pms.RecordSize]byte
 	var (
 		st  Status
 		err error
 	)
-	if err = c.readRecord(s.index, &rec); err == nil {
-		ctx, cancel := c.callCtx()
-		st, err = reg.h.TransferMT(ctx, s.index, &rec)
-		cancel()
+	if err = c.readRecord(s.index, &rec); err != nil {
+		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
+		c.mu.Lock()
+		c.gsmFlight--
+		c.retryLocked(s, coresock.StatusTemporaryFailure)
+		c.mu.Unlock()
+		return
 	}
+	ctx, cancel := c.callCtx()
+	st, err = reg.h.TransferMT(ctx, s.index, &rec)
+	cancel()
 	c.mu.Lock()
 	c.gsmFlight--
 	if s.loc != locGSMTransfer {
@@ -386,13 +447,16 @@ func (c *Core) transfer(reg *Registration, s *sm) {
 		return
 	}
 	switch {
-	case err != nil || (st == coresock.StatusOK && (c.gsmReg != reg || !reg.up)):
-		// Not transferred, or transferred to a handler that has since
-		// gone: the core keeps custody.
-		s.loc = locGSMQueue
-		c.gsmQ.pushFront(s)
+	case err != nil || (st == coresock.StatusOK && (c.gsmReg != reg || !reg.up || reg.epoch != epoch)):
+		// Not transferred, or transferred to a handler that has gone down
+		// since (and so dropped it): the core keeps custody.
+		if c.backLocked(s) {
+			s.loc = locGSMQueue
+			c.gsmQ.pushFront(s)
+		}
 	case st == coresock.StatusOK:
 		s.loc = locGSMCustody
+		s.heldBy, s.heldEpoch = reg, epoch
 		c.gsmHeld[s.index] = s
 		c.expiries.remove(s) // expiry is the handler's business now
 	case st == coresock.StatusPermanentFailure:

@@ -21,7 +21,13 @@ func (q *fifo[T]) pushFront(v T) {
 		q.items[q.head] = v
 		return
 	}
-	q.items = append([]T{v}, q.items...)
+	// Make room at the front in one copy, so that a run of pushFronts
+	// (a retake of many SMs) costs linear time, not quadratic.
+	room := len(q.items)/2 + 8
+	items := make([]T, room+len(q.items), room+cap(q.items))
+	copy(items[room:], q.items)
+	q.items, q.head = items, room-1
+	q.items[q.head] = v
 }
 
 func (q *fifo[T]) pop() T {

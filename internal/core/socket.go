@@ -52,7 +52,23 @@ func (k *conn) HandleRequest(p *coresock.Peer, h coresock.Header, body coresock.
 		}
 		k.c.SetServiceState(reg, m.Up)
 		p.Reply(h, coresock.StatusOK, 0, nil)
-	case *coresock.Submit, *coresock.Cancel, *coresock.ChangeSRR, *coresock.MTDischarge, *coresock.NumberingReload:
+	case *coresock.MTDischarge:
+		// Taken in arrival order, so that a later RH_SERVICE_STATE down on
+		// this connection cannot retake what the handler just discharged;
+		// the durable write then runs on its own.
+		sm, err := k.c.takeDischarge(k.registration(), m.Index, m.Disposition)
+		if err != nil {
+			p.Reply(h, statusOf(err), 0, nil)
+			return
+		}
+		k.c.goRun(func() {
+			if err := k.c.finish(context.Background(), sm, m.Disposition, m.Reason); err != nil {
+				p.Reply(h, statusOf(err), 0, nil)
+				return
+			}
+			p.Reply(h, coresock.StatusOK, 0, nil)
+		})
+	case *coresock.Submit, *coresock.Cancel, *coresock.ChangeSRR, *coresock.NumberingReload:
 		// These may wait for the store or for another handler.
 		k.c.goRun(func() { k.slow(h, body) })
 	default:
@@ -103,8 +119,6 @@ func (k *conn) slow(h coresock.Header, body coresock.Body) {
 		err = k.c.Cancel(ctx, selector(m.Sel))
 	case *coresock.ChangeSRR:
 		err = k.c.ChangeSRR(ctx, selector(m.Sel), m.SRR)
-	case *coresock.MTDischarge:
-		err = k.c.MTDischarge(ctx, k.registration(), m.Index, m.Disposition, m.Reason)
 	case *coresock.NumberingReload:
 		if k.reload == nil {
 			err = reject(coresock.StatusUnknownType, "")

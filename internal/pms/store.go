@@ -537,6 +537,7 @@ func (s *Store) runBatch() {
 	nbuf := 0
 	appended, updated := 0, 0
 	removed := s.removed[:0]
+	var ioErr error
 	for _, r := range s.batch {
 		switch r.kind {
 		case reqAppend:
@@ -548,6 +549,10 @@ func (s *Store) runBatch() {
 			}
 		case reqUpdate:
 			r.err = s.applyUpdate(r)
+			var ioe ioError
+			if errors.As(r.err, &ioe) && ioErr == nil {
+				ioErr = r.err
+			}
 			if r.err == nil {
 				updated++
 				if r.state.Disposition.Historical() {
@@ -556,8 +561,8 @@ func (s *Store) runBatch() {
 			}
 		}
 	}
-	var err error
-	if nbuf > 0 {
+	err := ioErr
+	if err == nil && nbuf > 0 {
 		if _, werr := s.f.WriteAt(s.buf[:nbuf], int64(s.next-s.base)*RecordSize); werr != nil {
 			err = fmt.Errorf("write %s: %w", s.path, werr)
 		}
@@ -636,7 +641,7 @@ func (s *Store) applyUpdate(r *request) error {
 	off := int64(r.index-s.base) * RecordSize
 	var b [RecordSize]byte
 	if _, err := s.f.ReadAt(b[:], off); err != nil {
-		return fmt.Errorf("read %s: %w", s.path, err)
+		return ioError{fmt.Errorf("read %s: %w", s.path, err)}
 	}
 	var cur Record
 	if err := Decode(b[:], &cur); err != nil {
@@ -653,10 +658,16 @@ func (s *Store) applyUpdate(r *request) error {
 		return err
 	}
 	if _, err := s.f.WriteAt(st[:], off+stateOffset); err != nil {
-		return fmt.Errorf("write %s: %w", s.path, err)
+		return ioError{fmt.Errorf("write %s: %w", s.path, err)}
 	}
 	return nil
 }
+
+// ioError marks an update that failed in the file itself, as opposed to
+// one refused for its target: the former fails the store.
+type ioError struct{ error }
+
+func (e ioError) Unwrap() error { return e.error }
 
 // advanceHistory moves the historical megabyte count forward when the
 // oldest active record has crossed a megabyte boundary. It runs after the

@@ -4,18 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"switchboard/internal/coresock"
+	"switchboard/internal/datadir"
 	"switchboard/internal/pms"
 )
 
-// TestReviewExpiryLostAfterFailedExchange: an SM whose validity ends while a
+// TestRegressionExpiryLostAfterFailedExchange: an SM whose validity ends while a
 // SMSC_DELIVER_TO_PEER is outstanding is popped from the expiry heap and
 // never put back. When the exchange then fails (timeout / closed
 // connection) the SM returns to the core's queue, but it never expires.
-func TestReviewExpiryLostAfterFailedExchange(t *testing.T) {
+func TestRegressionExpiryLostAfterFailedExchange(t *testing.T) {
 	h := newHarness(t, Config{})
 	f := newFake()
 	r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, "expire me")
@@ -38,9 +41,9 @@ func TestReviewExpiryLostAfterFailedExchange(t *testing.T) {
 	}
 }
 
-// TestReviewRetakenSMNeverExpires: transfer removes the SM from the expiry
+// TestRegressionRetakenSMNeverExpires: transfer removes the SM from the expiry
 // heap; retake puts it back in the core's custody without re-adding it.
-func TestReviewRetakenSMNeverExpires(t *testing.T) {
+func TestRegressionRetakenSMNeverExpires(t *testing.T) {
 	h := newHarness(t, Config{})
 	r := sms(pms.Address{TON: 5, Digits: "Operator"}, natl("0"), pms.ClassLocal, "ota")
 	r.State.IMSI = "001010000000001"
@@ -64,9 +67,9 @@ func TestReviewRetakenSMNeverExpires(t *testing.T) {
 	}
 }
 
-// TestReviewIMSIAddressedDedupIgnoresIMSI: the dedup key leaves out the
+// TestRegressionIMSIAddressedDedupIgnoresIMSI: the dedup key leaves out the
 // preset IMSI, so the same text to two different IMSIs is a "duplicate".
-func TestReviewIMSIAddressedDedupIgnoresIMSI(t *testing.T) {
+func TestRegressionIMSIAddressedDedupIgnoresIMSI(t *testing.T) {
 	h := newHarness(t, Config{})
 	mk := func(imsi string) *pms.Record {
 		r := sms(pms.Address{TON: 5, Digits: "Operator"}, pms.Address{}, pms.ClassLocal, "hello")
@@ -87,11 +90,11 @@ func TestReviewIMSIAddressedDedupIgnoresIMSI(t *testing.T) {
 	}
 }
 
-// TestReviewClientForgesStatusReport: Submit keeps the StatusReport flag the
+// TestRegressionClientForgesStatusReport: Submit keeps the StatusReport flag the
 // client put in the record, so any submitter (a peer, GSM MO) can inject
 // records the core and the SMPP handlers treat as status reports (and that
 // skip duplicate detection).
-func TestReviewClientForgesStatusReport(t *testing.T) {
+func TestRegressionClientForgesStatusReport(t *testing.T) {
 	h := newHarness(t, Config{})
 	r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, "fake receipt")
 	r.StatusReport = true
@@ -101,11 +104,11 @@ func TestReviewClientForgesStatusReport(t *testing.T) {
 	}
 }
 
-// TestReviewIMSILookupMSISDNNotNormalised: the MSISDN sent in
+// TestRegressionIMSILookupMSISDNNotNormalised: the MSISDN sent in
 // SMSC_MT_FIND_IMSI (and the key of the wait queue and cache) is the
 // destination digits as dialled, not the routed E.164 number: one
 // subscriber gets two lookups and a map-based resolver fails one form.
-func TestReviewIMSILookupMSISDNNotNormalised(t *testing.T) {
+func TestRegressionIMSILookupMSISDNNotNormalised(t *testing.T) {
 	h := newHarness(t, Config{})
 	look := newFake()
 	look.find = func(msisdn string) (string, Status, error) {
@@ -131,13 +134,13 @@ func TestReviewIMSILookupMSISDNNotNormalised(t *testing.T) {
 	_ = fmt.Sprint
 }
 
-// TestReviewDischargeOvertakenByServiceDown: MT_DISCHARGE runs on a
+// TestRegressionDischargeOvertakenByServiceDown: MT_DISCHARGE runs on a
 // goroutine of its own while RH_SERVICE_STATE is handled inline on the
 // reader, so a handler that sends "discharge 0 delivered" and then "service
 // down" (in that order, on one connection) can see its discharge refused:
 // the down retakes the SM first, and the delivered SM is transferred (and
 // delivered) again.
-func TestReviewDischargeOvertakenByServiceDown(t *testing.T) {
+func TestRegressionDischargeOvertakenByServiceDown(t *testing.T) {
 	h, sock := socketHarness(t)
 	r := sms(pms.Address{TON: 5, Digits: "Operator"}, natl("0"), pms.ClassLocal, "ota")
 	r.State.IMSI = "001010000000001"
@@ -201,13 +204,13 @@ func TestReviewDischargeOvertakenByServiceDown(t *testing.T) {
 	}
 }
 
-// TestReviewTransferAnswerOvertakenByDownUp: the handler accepts a transfer,
+// TestRegressionTransferAnswerOvertakenByDownUp: the handler accepts a transfer,
 // then goes down and up again (wire order: OK, down, up). Down retakes all
 // custody, so the SM must be transferred again after up. But the transfer
 // answer is processed on the transfer goroutine, after the inline down/up:
 // the core files the SM as held by the handler, which dropped it at down.
 // It is stuck there (and out of the expiry heap) until the next outage.
-func TestReviewTransferAnswerOvertakenByDownUp(t *testing.T) {
+func TestRegressionTransferAnswerOvertakenByDownUp(t *testing.T) {
 	h, sock := socketHarness(t)
 	r := sms(pms.Address{TON: 5, Digits: "Operator"}, natl("0"), pms.ClassLocal, "ota")
 	r.State.IMSI = "001010000000001"
@@ -263,5 +266,37 @@ func TestReviewTransferAnswerOvertakenByDownUp(t *testing.T) {
 			return
 		}
 		_ = hd
+	}
+}
+
+// TestRegressionTornTrailerKeepsPeerRoute: a crash during an in-place
+// update can reset a state trailer, which holds a downstream SM's peer
+// name. The core routes the number again instead of handing the SM to the
+// uplink.
+func TestRegressionTornTrailerKeepsPeerRoute(t *testing.T) {
+	h := newHarness(t, Config{})
+	idx := h.submit(sms(intl(numNoProv), intl(numPeerB), pms.ClassGSM, "to pb"))
+	h.close()
+	f, err := os.OpenFile(filepath.Join(h.dir, datadir.PMSFile), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One byte of the trailer (discharge time): the state CRC fails.
+	if _, err := f.WriteAt([]byte{0x7f}, int64(idx)*pms.RecordSize+230); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	h.open()
+	up, pb := newFake(), newFake()
+	h.register(up, RolePeer, "")
+	h.register(pb, RolePeer, "pb")
+	h.waitDischarge(discharge{idx, pms.Delivered})
+	if c := pb.nextCall(t); c != fmt.Sprint("deliver ", idx) {
+		t.Fatalf("pb got %q", c)
+	}
+	select {
+	case c := <-up.calls:
+		t.Fatalf("the uplink got %q", c)
+	default:
 	}
 }
