@@ -2,6 +2,7 @@ package pms
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,7 @@ const (
 type request struct {
 	kind  reqKind
 	recs  []*Record
+	enc   []byte // recs encoded by the caller, index and entry time still zero
 	index uint64
 	state State
 	err   error
@@ -359,6 +361,21 @@ func (s *Store) Append(ctx context.Context, recs ...*Record) error {
 	}
 	req := requestPool.Get().(*request)
 	req.kind, req.recs = reqAppend, recs
+	// Encode here, in the caller's goroutine, so that the committer (one
+	// goroutine for everyone) only copies bytes and patches the index, the
+	// entry time and the body CRC. A record that does not encode fails
+	// before it is queued.
+	n := len(recs) * RecordSize
+	if cap(req.enc) < n {
+		req.enc = make([]byte, n)
+	}
+	req.enc = req.enc[:n]
+	for i, rec := range recs {
+		if err := Encode(req.enc[i*RecordSize:], rec); err != nil {
+			requestPool.Put(req.reset())
+			return fmt.Errorf("record %d of %d: %w", i+1, len(recs), err)
+		}
+	}
 	return s.do(ctx, req)
 }
 
@@ -503,9 +520,10 @@ func (s *Store) commit() {
 				// waking up and about to send again. While requests keep
 				// arriving (each within lingerGap of the last, and for at
 				// most maxLinger in all), wait for them, so that they share
-				// this sync instead of each costing one; a lone writer
-				// (prev 1) never waits.
-				if prev <= 1 {
+				// this sync instead of each costing one.
+				if prev <= 1 || len(s.batch) >= prev {
+					// A lone writer never waits, and once as many have
+					// come as last time, there is no one left to wait for.
 					break gather
 				}
 				now := time.Now()
@@ -621,12 +639,14 @@ func (s *Store) runBatch() {
 // off, assigning indexes from pos. On error nothing of it is kept.
 func (s *Store) encodeAppend(r *request, pos uint64, now int64, off int) error {
 	entry := fromNanos(now)
+	copy(s.buf[off:], r.enc)
 	for i, rec := range r.recs {
 		rec.Index = pos + uint64(i)
 		rec.Entry = entry
-		if err := Encode(s.buf[off+i*RecordSize:], rec); err != nil {
-			return fmt.Errorf("record %d of %d: %w", i+1, len(r.recs), err)
-		}
+		b := s.buf[off+i*RecordSize : off+(i+1)*RecordSize]
+		binary.BigEndian.PutUint64(b[indexOff:], rec.Index)
+		binary.BigEndian.PutUint64(b[entryOff:], uint64(now))
+		binary.BigEndian.PutUint32(b[bodyCRCOff:], bodyCRC(b))
 	}
 	return nil
 }
