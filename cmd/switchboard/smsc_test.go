@@ -151,6 +151,16 @@ func TestSMSCEndToEnd(t *testing.T) {
 		t.Fatalf("dump: %v", rows)
 	}
 
+	// The sms-encode-text input format (../shared/sms-encode-text.md).
+	e.run("dcs 0 septet\nmsg 4869200020 1B3C781B3E\n", "submit", "--encode-text", "+16195550100", "+16195550102")
+	rows = e.dumpRows("--show-text")
+	if len(rows) != 2 || rows[1]["text"] != "Hi @ [x]" {
+		t.Fatalf("encode-text submission: %v", rows)
+	}
+	if _, errs, code := runBin(t, "msg zz\n", "submit", "--encode-text", "+16195550100", "+16195550102", "--data", e.data); code == 0 || !strings.Contains(errs, "line 1") {
+		t.Fatalf("bad encode-text: exit %d %q", code, errs)
+	}
+
 	// A rejection names the reason and exits non-zero; nothing is stored.
 	_, errs, code := runBin(t, "hi\n", "submit", "+16195550101", "+12125550100", "--data", e.data)
 	if code == 0 || !strings.Contains(errs, "UPSTREAM_NOT_PERMITTED") {
@@ -191,6 +201,26 @@ func TestSMSCEndToEnd(t *testing.T) {
 	for _, id := range ids {
 		if !delivered[id] {
 			t.Fatalf("part %s not delivered: %v", id, delivered)
+		}
+	}
+	// An IMSI-addressed SM from an alphanumeric sender skips routing and
+	// goes straight to the MT handler (§2.4.1).
+	out = e.run("SIM update\n", "submit", "--imsi", "001010000000099", "Operator")
+	imsiID := strings.TrimSpace(out)
+	deadline = time.After(20 * time.Second)
+	for done := false; !done; {
+		select {
+		case line := <-mt:
+			var r mtReport
+			json.Unmarshal([]byte(line), &r)
+			if r.Event == "transfer" && fmt.Sprint(r.Index) == imsiID {
+				if r.IMSI != "001010000000099" {
+					t.Fatalf("IMSI-addressed transfer with IMSI %q", r.IMSI)
+				}
+				done = true
+			}
+		case <-deadline:
+			t.Fatal("IMSI-addressed SM not transferred")
 		}
 	}
 	// The discharge is durable once the handler's request is answered, so
