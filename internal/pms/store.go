@@ -521,9 +521,10 @@ func (s *Store) commit() {
 				// arriving (each within lingerGap of the last, and for at
 				// most maxLinger in all), wait for them, so that they share
 				// this sync instead of each costing one.
-				if prev <= 1 || len(s.batch) >= prev {
-					// A lone writer never waits, and once as many have
-					// come as last time, there is no one left to wait for.
+				if prev <= 1 {
+					// A lone writer never waits. (Stopping once as many
+					// writers as last time are back would lock a split
+					// batch into staying split, so the gap decides.)
 					break gather
 				}
 				now := time.Now()
