@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -24,8 +25,11 @@ func TestRegressionExpiryLostAfterFailedExchange(t *testing.T) {
 	r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, "expire me")
 	r.Validity = 1
 	idx := h.submit(r)
+	stored := h.record(idx)
+	expiry := stored.Expiry()
 	f.deliver = func(uint64, *pms.Record) (string, Status, error) {
-		time.Sleep(1500 * time.Millisecond) // the validity ends meanwhile
+		// The exchange outlives the SM's validity: that is the case.
+		time.Sleep(time.Until(expiry) + 10*time.Millisecond)
 		return "", 0, errors.New("connection closed")
 	}
 	reg := h.register(f, RolePeer, "")
@@ -55,7 +59,7 @@ func TestRegressionRetakenSMNeverExpires(t *testing.T) {
 	gsm := newFake()
 	reg := h.register(gsm, RoleGSMMT, "")
 	gsm.nextCall(t)
-	time.Sleep(100 * time.Millisecond) // custody recorded
+	waitCustody(t, h, idx)
 	h.core.SetServiceState(reg, false) // retake: back in the core's custody
 	select {
 	case d := <-h.discharged:
@@ -131,15 +135,94 @@ func TestRegressionIMSILookupMSISDNNotNormalised(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("lookups %v for one subscriber", got)
 	}
-	_ = fmt.Sprint
 }
 
-// TestRegressionDischargeOvertakenByServiceDown: MT_DISCHARGE runs on a
-// goroutine of its own while RH_SERVICE_STATE is handled inline on the
-// reader, so a handler that sends "discharge 0 delivered" and then "service
-// down" (in that order, on one connection) can see its discharge refused:
-// the down retakes the SM first, and the delivered SM is transferred (and
-// delivered) again.
+// rawRH is a role handler speaking the core socket packet by packet, so a
+// test controls the exact wire order of its requests and answers.
+type rawRH struct {
+	t   *testing.T
+	c   *coresock.Conn
+	buf []byte
+}
+
+func dialRaw(t *testing.T, sock string) *rawRH {
+	t.Helper()
+	c, err := coresock.DialConn(context.Background(), sock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawRH{t: t, c: c, buf: make([]byte, c.MaxMessage()+1)}
+}
+
+func (r *rawRH) send(hd coresock.Header, b coresock.Body) {
+	r.t.Helper()
+	pkt, err := coresock.Marshal(nil, hd, b)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.c.WriteMessage(pkt); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// recv returns the next packet, or ok false if none comes within d.
+func (r *rawRH) recv(d time.Duration) (coresock.Header, coresock.Body, bool) {
+	r.t.Helper()
+	r.c.SetReadDeadline(time.Now().Add(d))
+	n, err := r.c.ReadMessage(r.buf)
+	if err != nil {
+		return coresock.Header{}, nil, false
+	}
+	hd, b, err := coresock.Unmarshal(r.buf[:n])
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return hd, b, true
+}
+
+// registerGSM registers as the GSM MT handler, declares service up and
+// returns the first transfer the core sends.
+func (r *rawRH) registerGSM() coresock.Header {
+	r.t.Helper()
+	r.send(coresock.Header{ID: 1}, &coresock.RHRegister{Role: coresock.RoleGSMMTDelivery})
+	if hd, _, ok := r.recv(3 * time.Second); !ok || hd.Status != coresock.StatusOK {
+		r.t.Fatalf("register: %v %v", hd.Status, ok)
+	}
+	r.send(coresock.Header{ID: 2}, &coresock.RHServiceState{Up: true})
+	if hd, _, ok := r.recv(3 * time.Second); !ok || hd.Status != coresock.StatusOK {
+		r.t.Fatalf("up: %v %v", hd.Status, ok)
+	}
+	hd, b, _ := r.recv(3 * time.Second)
+	if _, ok := b.(*coresock.MTTransfer); !ok {
+		r.t.Fatalf("expected a transfer, got %v", hd.Type)
+	}
+	return hd
+}
+
+// waitCustody waits until the core has recorded idx as held by the GSM
+// handler (the transfer answer is processed on a goroutine of its own).
+func waitCustody(t *testing.T, h *harness, idx uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.core.mu.Lock()
+		_, held := h.core.gsmHeld[idx]
+		h.core.mu.Unlock()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SM %d never taken into custody", idx)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestRegressionDischargeOvertakenByServiceDown: a handler that sends
+// "discharge delivered" and then "service down" (in that order, on one
+// connection) must see its discharge taken: the down must not retake the
+// SM first and have the delivered SM transferred (and delivered) again.
 func TestRegressionDischargeOvertakenByServiceDown(t *testing.T) {
 	h, sock := socketHarness(t)
 	r := sms(pms.Address{TON: 5, Digits: "Operator"}, natl("0"), pms.ClassLocal, "ota")
@@ -148,55 +231,19 @@ func TestRegressionDischargeOvertakenByServiceDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := coresock.DialConn(context.Background(), sock, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, c.MaxMessage()+1)
-	send := func(hd coresock.Header, b coresock.Body) {
-		t.Helper()
-		pkt, err := coresock.Marshal(nil, hd, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WriteMessage(pkt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recv := func() (coresock.Header, coresock.Body) {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		n, err := c.ReadMessage(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hd, b, err := coresock.Unmarshal(buf[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return hd, b
-	}
-	send(coresock.Header{ID: 1}, &coresock.RHRegister{Role: coresock.RoleGSMMTDelivery})
-	if hd, _ := recv(); hd.Status != coresock.StatusOK {
-		t.Fatalf("register: %v", hd.Status)
-	}
-	send(coresock.Header{ID: 2}, &coresock.RHServiceState{Up: true})
-	if hd, _ := recv(); hd.Status != coresock.StatusOK {
-		t.Fatalf("up: %v", hd.Status)
-	}
-	hd, b := recv()
-	if _, ok := b.(*coresock.MTTransfer); !ok {
-		t.Fatalf("expected a transfer, got %v", hd.Type)
-	}
-	send(coresock.Header{Type: hd.Type.Response(), ID: hd.ID, Status: coresock.StatusOK}, nil)
-	time.Sleep(100 * time.Millisecond) // custody recorded
+	rh := dialRaw(t, sock)
+	hd := rh.registerGSM()
+	rh.send(coresock.Header{Type: hd.Type.Response(), ID: hd.ID, Status: coresock.StatusOK}, nil)
+	waitCustody(t, h, idx)
 	// Delivered; then the radio goes away. Wire order: discharge, down.
-	send(coresock.Header{ID: 3}, &coresock.MTDischarge{Index: idx, Disposition: pms.Delivered})
-	send(coresock.Header{ID: 4}, &coresock.RHServiceState{Up: false})
+	rh.send(coresock.Header{ID: 3}, &coresock.MTDischarge{Index: idx, Disposition: pms.Delivered})
+	rh.send(coresock.Header{ID: 4}, &coresock.RHServiceState{Up: false})
 	got := map[uint32]coresock.Status{}
 	for len(got) < 2 {
-		hd, _ := recv()
+		hd, _, ok := rh.recv(3 * time.Second)
+		if !ok {
+			t.Fatalf("answers so far: %v", got)
+		}
 		got[hd.ID] = hd.Status
 	}
 	if got[3] != coresock.StatusOK {
@@ -204,12 +251,10 @@ func TestRegressionDischargeOvertakenByServiceDown(t *testing.T) {
 	}
 }
 
-// TestRegressionTransferAnswerOvertakenByDownUp: the handler accepts a transfer,
-// then goes down and up again (wire order: OK, down, up). Down retakes all
-// custody, so the SM must be transferred again after up. But the transfer
-// answer is processed on the transfer goroutine, after the inline down/up:
-// the core files the SM as held by the handler, which dropped it at down.
-// It is stuck there (and out of the expiry heap) until the next outage.
+// TestRegressionTransferAnswerOvertakenByDownUp: the handler accepts a
+// transfer, then goes down and up again (wire order: OK, down, up). Down
+// retakes all custody, so the SM must be transferred again after up, even
+// when the core processes the transfer answer after the down and up.
 func TestRegressionTransferAnswerOvertakenByDownUp(t *testing.T) {
 	h, sock := socketHarness(t)
 	r := sms(pms.Address{TON: 5, Digits: "Operator"}, natl("0"), pms.ClassLocal, "ota")
@@ -217,55 +262,19 @@ func TestRegressionTransferAnswerOvertakenByDownUp(t *testing.T) {
 	if _, _, err := h.core.Submit(context.Background(), r, true); err != nil {
 		t.Fatal(err)
 	}
-	c, err := coresock.DialConn(context.Background(), sock, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	buf := make([]byte, c.MaxMessage()+1)
-	send := func(hd coresock.Header, b coresock.Body) {
-		t.Helper()
-		pkt, err := coresock.Marshal(nil, hd, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WriteMessage(pkt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recv := func() (coresock.Header, coresock.Body, bool) {
-		t.Helper()
-		c.SetReadDeadline(time.Now().Add(time.Second))
-		n, err := c.ReadMessage(buf)
-		if err != nil {
-			return coresock.Header{}, nil, false
-		}
-		hd, b, err := coresock.Unmarshal(buf[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return hd, b, true
-	}
-	send(coresock.Header{ID: 1}, &coresock.RHRegister{Role: coresock.RoleGSMMTDelivery})
-	recv()
-	send(coresock.Header{ID: 2}, &coresock.RHServiceState{Up: true})
-	recv()
-	hd, b, _ := recv()
-	if _, ok := b.(*coresock.MTTransfer); !ok {
-		t.Fatalf("expected a transfer, got %v", hd.Type)
-	}
-	send(coresock.Header{Type: hd.Type.Response(), ID: hd.ID, Status: coresock.StatusOK}, nil)
-	send(coresock.Header{ID: 3}, &coresock.RHServiceState{Up: false})
-	send(coresock.Header{ID: 4}, &coresock.RHServiceState{Up: true})
+	rh := dialRaw(t, sock)
+	hd := rh.registerGSM()
+	rh.send(coresock.Header{Type: hd.Type.Response(), ID: hd.ID, Status: coresock.StatusOK}, nil)
+	rh.send(coresock.Header{ID: 3}, &coresock.RHServiceState{Up: false})
+	rh.send(coresock.Header{ID: 4}, &coresock.RHServiceState{Up: true})
 	for {
-		hd, b, ok := recv()
+		_, b, ok := rh.recv(time.Second)
 		if !ok {
 			t.Fatal("SM not transferred again after down/up: the core thinks the handler still holds it")
 		}
 		if _, ok := b.(*coresock.MTTransfer); ok {
 			return
 		}
-		_ = hd
 	}
 }
 
