@@ -121,3 +121,24 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func errUsagef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
+
+// parseInterspersed parses flags wherever they are among the positional
+// arguments, so that "numbers add +16195550100 --type gsm" and "numbers add
+// --type gsm +16195550100" mean the same: the flag package alone stops at
+// the first non-flag argument. It returns the positional arguments in order.
+// Numbers never start with '-', and peer names may not, so nothing
+// positional is mistaken for a flag.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

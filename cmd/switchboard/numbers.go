@@ -93,27 +93,6 @@ func verbFlagSet(env *Env, group string, sub verb) (*flag.FlagSet, *string) {
 	return fs, data
 }
 
-// parseInterspersed parses flags wherever they are among the positional
-// arguments, so that "numbers add +16195550100 --type gsm" and "numbers add
-// --type gsm +16195550100" mean the same: the flag package alone stops at
-// the first non-flag argument. It returns the positional arguments in order.
-// Numbers never start with '-', and peer names may not, so nothing
-// positional is mistaken for a flag.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-}
-
 // repeatedFlag collects a repeatable option; each use may also hold a
 // comma-separated list.
 type repeatedFlag []string

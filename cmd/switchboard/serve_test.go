@@ -58,10 +58,12 @@ func (b *syncBuffer) add(line string) { b.mu.Lock(); b.b.WriteString(line + "\n"
 
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
 
-// startServe runs `switchboard serve` and waits for its "serving" log line.
-func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *syncBuffer) {
+// startLogged starts cmd, keeps its standard-error lines, and waits until
+// one matches ready, returning the match's submatches. The test fails if the
+// process exits first or takes longer than 30 s; the process is killed when
+// the test ends.
+func startLogged(t *testing.T, cmd *exec.Cmd, what string, ready *regexp.Regexp) ([]string, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -71,29 +73,37 @@ func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *syncBuffer) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	logs := &syncBuffer{}
-	addr := make(chan string, 1)
+	match := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
+		for sent := false; sc.Scan(); {
 			logs.add(sc.Text())
-			if m := adminRe.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				match <- m
+				sent = true
 			}
 		}
-		close(addr)
+		close(match)
 	}()
 	select {
-	case a, ok := <-addr:
+	case m, ok := <-match:
 		if !ok {
 			cmd.Wait()
-			t.Fatalf("serve exited before serving:\n%s", logs)
+			t.Fatalf("%s exited before it was ready:\n%s", what, logs)
 		}
-		return cmd, a, logs
+		return m, logs
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("serve did not report serving within 30 s")
+		t.Fatalf("%s was not ready within 30 s:\n%s", what, logs)
 	}
-	return nil, "", nil
+	return nil, nil
+}
+
+// startServe runs `switchboard serve` and waits for its "serving" log line.
+func startServe(t *testing.T, args ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"serve"}, args...)...)
+	m, logs := startLogged(t, cmd, "serve", adminRe)
+	return cmd, m[1], logs
 }
 
 func writeFile(t *testing.T, dir, name, content string) string {

@@ -76,7 +76,7 @@ func shellSend(ctx context.Context, env *Env, dataDir string, own pms.Address, w
 	var o submitOptions
 	fs.BoolVar(&o.srr, "srr", false, "request a status report")
 	fs.BoolVar(&o.ucs2, "ucs2", false, "send as UCS-2")
-	pos, err := parseInterleaved(fs, words)
+	pos, err := parseInterspersed(fs, words)
 	if err != nil {
 		return err
 	}

@@ -1,26 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // sshEnv is a real OpenSSH sshd on 127.0.0.1 whose only key runs
 // `switchboard shell` as its forced command.
 type sshEnv struct {
-	t       *testing.T
-	port    int
-	key     string
-	user    string
-	sshdCmd *exec.Cmd
+	t    *testing.T
+	port int
+	key  string
+	user string
 }
 
 func startSSHD(t *testing.T, forced string) *sshEnv {
@@ -74,33 +72,8 @@ func startSSHD(t *testing.T, forced string) *sshEnv {
 	// sshd insists on its privilege-separation directory.
 	os.MkdirAll("/run/sshd", 0o755)
 	cmd := exec.Command(sshd, "-D", "-e", "-f", cfg)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	listening := make(chan bool, 1)
-	var logs syncBuffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.add(sc.Text())
-			if strings.Contains(sc.Text(), "Server listening on 127.0.0.1") {
-				listening <- true
-			}
-		}
-		close(listening)
-	}()
-	select {
-	case ok := <-listening:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("sshd exited:\n%s", logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("sshd did not start:\n%s", logs.String())
-	}
-	return &sshEnv{t: t, port: port, key: userKey, user: u.Username, sshdCmd: cmd}
+	startLogged(t, cmd, "sshd", regexp.MustCompile("Server listening on 127.0.0.1"))
+	return &sshEnv{t: t, port: port, key: userKey, user: u.Username}
 }
 
 // ssh runs a command through the real ssh client.

@@ -8,6 +8,7 @@ import (
 
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,31 +98,9 @@ func (e *smscEnv) startRH(args ...string) (*exec.Cmd, <-chan string) {
 	e.t.Helper()
 	cmd := exec.Command(binary(e.t), append(append([]string{"rh"}, args...), "--data", e.data)...)
 	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	// Registration is announced on stderr; wait for it so the caller knows
 	// the role is held.
-	registered := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "registered as") {
-				registered <- true
-			}
-		}
-		close(registered)
-	}()
-	select {
-	case ok := <-registered:
-		if !ok {
-			e.t.Fatalf("rh %v exited before registering", args)
-		}
-	case <-time.After(20 * time.Second):
-		e.t.Fatalf("rh %v did not register", args)
-	}
+	startLogged(e.t, cmd, fmt.Sprint("rh ", args), regexp.MustCompile("registered as"))
 	lines := make(chan string, 1000)
 	go func() {
 		sc := bufio.NewScanner(stdout)

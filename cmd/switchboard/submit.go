@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -41,7 +40,7 @@ func cmdSubmit(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&o.srr, "srr", false, "request a status report")
 	fs.IntVar(&o.pid, "pid", 0, "TP-PID octet")
 	usageLine := "usage: switchboard submit [options] SRC DST  (body on stdin)"
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -68,22 +67,6 @@ func cmdSubmit(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, id)
 	}
 	return err
-}
-
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments, and returns the positionals.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
 }
 
 // parseAddressArg reads a number as a user writes it: +E.164 is

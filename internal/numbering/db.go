@@ -141,21 +141,32 @@ func checkSchema(tx *bolt.Tx) error {
 	return nil
 }
 
+// entryKey checks a number entry before it is written and returns where it
+// goes. SMSProv is refused on a special number, which has no E.164 form to
+// present upstream.
+func entryKey(op string, n Number, t Type, smsprov bool) ([]byte, []byte, error) {
+	bucket, key, err := numberKey(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !t.valid() {
+		return nil, nil, fmt.Errorf("%s: invalid type %d", op, uint8(t))
+	}
+	if smsprov && n.Kind == Special {
+		return nil, nil, fmt.Errorf("%w: a special number cannot be SMS-provisioned", ErrInvalidNumber)
+	}
+	return bucket, key, nil
+}
+
 // AddNumber adds a locally owned number: a NANP number or a 4-digit
 // special. SMSProv is refused on a special number, which has no E.164 form
 // to present upstream. A NANP number that is an exact entry of a peer's
 // pool is ErrOverlap; one that merely falls under a peer's prefix is
 // allowed, because local numbers are looked up first (seed 001 §2.4.1).
 func (db *DB) AddNumber(n Number, t Type, smsprov bool) error {
-	bucket, key, err := numberKey(n)
+	bucket, key, err := entryKey("add number", n, t, smsprov)
 	if err != nil {
 		return err
-	}
-	if !t.valid() {
-		return fmt.Errorf("add number: invalid type %d", uint8(t))
-	}
-	if smsprov && n.Kind == Special {
-		return fmt.Errorf("%w: a special number cannot be SMS-provisioned", ErrInvalidNumber)
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
@@ -175,15 +186,9 @@ func (db *DB) AddNumber(n Number, t Type, smsprov bool) error {
 // place. It exists so that an operator never has to remove and re-add a
 // number, which would briefly route it upstream.
 func (db *DB) ChangeNumber(n Number, t Type, smsprov bool) error {
-	bucket, key, err := numberKey(n)
+	bucket, key, err := entryKey("change number", n, t, smsprov)
 	if err != nil {
 		return err
-	}
-	if !t.valid() {
-		return fmt.Errorf("change number: invalid type %d", uint8(t))
-	}
-	if smsprov && n.Kind == Special {
-		return fmt.Errorf("%w: a special number cannot be SMS-provisioned", ErrInvalidNumber)
 	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
