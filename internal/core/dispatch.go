@@ -237,14 +237,6 @@ func (c *Core) dispatch() {
 	}
 }
 
-func (c *Core) readRecord(index uint64, rec *[pms.RecordSize]byte) error {
-	var r pms.Record
-	if err := c.store.Read(index, &r); err != nil {
-		return err
-	}
-	return pms.Encode(rec[:], &r)
-}
-
 func (c *Core) callCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), c.cfg.CallTimeout)
 }
@@ -257,7 +249,7 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		st  Status
 		err error
 	)
-	if err = c.readRecord(s.index, &rec); err != nil {
+	if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
 		c.mu.Lock()
 		pq.inflight--
@@ -334,7 +326,7 @@ func (c *Core) retryLocked(s *sm, st Status) {
 	s.loc = locRetry
 	c.retries.add(s)
 	c.m.retries.Inc()
-	c.wakeTimer()
+	c.poke()
 }
 
 // findIMSI runs one SMSC_MT_FIND_IMSI exchange (§2.5.3) for an MSISDN
@@ -427,7 +419,7 @@ func (c *Core) transfer(reg *Registration, epoch uint64, s *sm) {
 		st  Status
 		err error
 	)
-	if err = c.readRecord(s.index, &rec); err != nil {
+	if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
 		c.mu.Lock()
 		c.gsmFlight--
@@ -492,9 +484,6 @@ func (c *Core) timerLoop() {
 		}
 	}
 }
-
-// wakeTimer makes the timer loop recompute its next deadline.
-func (c *Core) wakeTimer() { c.poke() }
 
 // runDeadlines expires and requeues what is due and returns the next
 // deadline (zero if none).

@@ -35,14 +35,7 @@ func TestRegressionExpiryLostAfterFailedExchange(t *testing.T) {
 	reg := h.register(f, RolePeer, "")
 	f.nextCall(t)
 	h.core.Unregister(reg) // the handler's connection is gone
-	select {
-	case d := <-h.discharged:
-		if d.index != idx || d.disp != pms.Expired {
-			t.Fatalf("discharge %+v", d)
-		}
-	case <-time.After(4 * time.Second):
-		t.Fatalf("SM %d in the core's custody was never expired (validity 1 s)", idx)
-	}
+	h.waitDischarge(discharge{idx, pms.Expired})
 }
 
 // TestRegressionRetakenSMNeverExpires: transfer removes the SM from the expiry
@@ -61,14 +54,7 @@ func TestRegressionRetakenSMNeverExpires(t *testing.T) {
 	gsm.nextCall(t)
 	waitCustody(t, h, idx)
 	h.core.SetServiceState(reg, false) // retake: back in the core's custody
-	select {
-	case d := <-h.discharged:
-		if d.index != idx || d.disp != pms.Expired {
-			t.Fatalf("discharge %+v", d)
-		}
-	case <-time.After(4 * time.Second):
-		t.Fatalf("retaken SM %d was never expired (validity 1 s)", idx)
-	}
+	h.waitDischarge(discharge{idx, pms.Expired})
 }
 
 // TestRegressionIMSIAddressedDedupIgnoresIMSI: the dedup key leaves out the

@@ -421,15 +421,24 @@ func (r *request) reset() *request {
 
 // Read returns the record at an absolute index as it is on disk now.
 func (s *Store) Read(index uint64, r *Record) error {
+	var b [RecordSize]byte
+	if err := s.ReadRaw(index, &b); err != nil {
+		return err
+	}
+	return Decode(b[:], r)
+}
+
+// ReadRaw returns the bytes of the record at an absolute index as they are
+// on disk now, unchecked: for handing a record on as it is.
+func (s *Store) ReadRaw(index uint64, b *[RecordSize]byte) error {
 	next := s.nextPub.Load()
 	if index < s.base || index >= next {
 		return fmt.Errorf("%w: %d", ErrNotFound, index)
 	}
-	var b [RecordSize]byte
 	if _, err := s.f.ReadAt(b[:], int64(index-s.base)*RecordSize); err != nil {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
-	return Decode(b[:], r)
+	return nil
 }
 
 // Close writes what is queued, stops the committer and closes the file.
@@ -560,12 +569,10 @@ func (s *Store) runBatch() {
 	for _, r := range s.batch {
 		switch r.kind {
 		case reqAppend:
-			r.err = s.encodeAppend(r, pos, now, nbuf)
-			if r.err == nil {
-				pos += uint64(len(r.recs))
-				nbuf += len(r.recs) * RecordSize
-				appended += len(r.recs)
-			}
+			s.placeAppend(r, pos, now, nbuf)
+			pos += uint64(len(r.recs))
+			nbuf += len(r.recs) * RecordSize
+			appended += len(r.recs)
 		case reqUpdate:
 			r.err = s.applyUpdate(r)
 			var ioe ioError
@@ -636,9 +643,10 @@ func (s *Store) runBatch() {
 	}
 }
 
-// encodeAppend encodes a request's records into the batch buffer at offset
-// off, assigning indexes from pos. On error nothing of it is kept.
-func (s *Store) encodeAppend(r *request, pos uint64, now int64, off int) error {
+// placeAppend copies a request's records, encoded by Append, into the
+// batch buffer at offset off, and gives them their indexes (from pos) and
+// entry time.
+func (s *Store) placeAppend(r *request, pos uint64, now int64, off int) {
 	entry := fromNanos(now)
 	copy(s.buf[off:], r.enc)
 	for i, rec := range r.recs {
@@ -649,7 +657,6 @@ func (s *Store) encodeAppend(r *request, pos uint64, now int64, off int) error {
 		binary.BigEndian.PutUint64(b[entryOff:], uint64(now))
 		binary.BigEndian.PutUint32(b[bodyCRCOff:], bodyCRC(b))
 	}
-	return nil
 }
 
 // applyUpdate rewrites one state trailer in place (made durable by the
