@@ -577,7 +577,10 @@ func TestGSMPathLookupCustodyRetake(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Cancel of an SM in the handler's custody goes through it.
+	// Cancel of an SM in the handler's custody goes through it. The fake
+	// has seen the transfer, but the core records custody only once the
+	// answer is back: wait for that, or the cancel meets "being delivered".
+	waitCustody(t, h, fourth)
 	gsm2.cancel = func(idx uint64) (Status, error) { return coresock.StatusOK, nil }
 	if err := h.core.Cancel(context.Background(), Selector{ByIndex: true, Index: fourth}); err != nil {
 		t.Fatal(err)
