@@ -176,14 +176,29 @@ func (r *rawRH) registerGSM() coresock.Header {
 		r.t.Fatalf("register: %v %v", hd.Status, ok)
 	}
 	r.send(coresock.Header{ID: 2}, &coresock.RHServiceState{Up: true})
-	if hd, _, ok := r.recv(3 * time.Second); !ok || hd.Status != coresock.StatusOK {
-		r.t.Fatalf("up: %v %v", hd.Status, ok)
+	// The core may start the transfer before it answers the service-state
+	// request, so the two packets come in either order.
+	var transfer *coresock.Header
+	upAnswered := false
+	for transfer == nil || !upAnswered {
+		hd, b, ok := r.recv(3 * time.Second)
+		if !ok {
+			r.t.Fatalf("up answered %v, transfer %v", upAnswered, transfer != nil)
+		}
+		switch {
+		case hd.ID == 2 && hd.Type == coresock.TypeRHServiceState.Response():
+			if hd.Status != coresock.StatusOK {
+				r.t.Fatalf("up: %v", hd.Status)
+			}
+			upAnswered = true
+		default:
+			if _, ok := b.(*coresock.MTTransfer); !ok || transfer != nil {
+				r.t.Fatalf("expected one transfer, got %v", hd.Type)
+			}
+			transfer = &hd
+		}
 	}
-	hd, b, _ := r.recv(3 * time.Second)
-	if _, ok := b.(*coresock.MTTransfer); !ok {
-		r.t.Fatalf("expected a transfer, got %v", hd.Type)
-	}
-	return hd
+	return *transfer
 }
 
 // waitCustody waits until the core has recorded idx as held by the GSM
