@@ -38,6 +38,7 @@ var commands = []command{
 	{"peers", "manage downstream peers and their number pools", cmdPeers},
 	{"submit", "submit an SM (body on stdin) to the running server", cmdSubmit},
 	{"shell", "restricted SMS access for one number (an OpenSSH ForceCommand)", cmdShell},
+	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing)", cmdBench},
 	{"rh", "run a role handler against the core socket (imsi-lookup, gsm-mt)", cmdRH},
 	{"defaultconfig", "print the built-in default configuration", cmdDefaultConfig},
 	{"check-config", "validate a configuration file", cmdCheckConfig},

@@ -32,8 +32,46 @@ type Config struct {
 	Admin    Admin    `toml:"admin"`
 	Store    Store    `toml:"store"`
 	Core     Core     `toml:"core"`
+	SMPP     SMPP     `toml:"smpp"`
+	Uplink   Uplink   `toml:"uplink"`
 	Shutdown Shutdown `toml:"shutdown"`
 }
+
+// SMPP configures the SMPP server that downstream peers bind to.
+type SMPP struct {
+	Listen          string   `toml:"listen"`
+	TLSListen       string   `toml:"tls_listen"`
+	TLSCert         string   `toml:"tls_cert"`
+	TLSKey          string   `toml:"tls_key"`
+	SystemID        string   `toml:"system_id"`
+	MaxPDU          int      `toml:"max_pdu"`
+	Window          int      `toml:"window"`
+	EnquireLink     Duration `toml:"enquire_link"`
+	Inactivity      Duration `toml:"inactivity"`
+	ResponseTimeout Duration `toml:"response_timeout"`
+	BindTimeout     Duration `toml:"bind_timeout"`
+	MaxSessions     int      `toml:"max_sessions"`
+}
+
+// Uplink configures the SMPP client to the upstream SMSC.
+type Uplink struct {
+	Host            string   `toml:"host"`
+	Port            int      `toml:"port"`
+	SystemID        string   `toml:"system_id"`
+	Password        string   `toml:"password"`
+	SystemType      string   `toml:"system_type"`
+	Window          int      `toml:"window"`
+	TLS             bool     `toml:"tls"`
+	TLSServerName   string   `toml:"tls_server_name"`
+	TLSInsecure     bool     `toml:"tls_insecure_skip_verify"`
+	EnquireLink     Duration `toml:"enquire_link"`
+	ResponseTimeout Duration `toml:"response_timeout"`
+	ReconnectMin    Duration `toml:"reconnect_min"`
+	ReconnectMax    Duration `toml:"reconnect_max"`
+}
+
+// Enabled reports whether an uplink is configured.
+func (u *Uplink) Enabled() bool { return u.Host != "" }
 
 // Core configures the SMSC core.
 type Core struct {
@@ -219,8 +257,78 @@ func (c *Config) Validate() error {
 	if m, err := strconv.ParseUint(c.Core.SocketMode, 8, 32); err != nil || m > 0o777 {
 		return bad("core.socket_mode", "%q is not an octal mode", c.Core.SocketMode)
 	}
+	if err := c.validateSMPP(bad); err != nil {
+		return err
+	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {
 		return bad("shutdown.drain_timeout", "must be positive")
+	}
+	return nil
+}
+
+func (c *Config) validateSMPP(bad func(key, format string, args ...any) error) error {
+	sm := &c.SMPP
+	if sm.Listen != "" {
+		if err := checkListen(sm.Listen); err != nil {
+			return bad("smpp.listen", "%v", err)
+		}
+	}
+	if sm.TLSListen != "" {
+		if err := checkListen(sm.TLSListen); err != nil {
+			return bad("smpp.tls_listen", "%v", err)
+		}
+		if sm.TLSCert == "" || sm.TLSKey == "" {
+			return bad("smpp.tls_listen", "needs smpp.tls_cert and smpp.tls_key")
+		}
+	}
+	if sm.SystemID == "" || len(sm.SystemID) > 15 {
+		return bad("smpp.system_id", "must be 1 to 15 characters")
+	}
+	if sm.MaxPDU < 512 || sm.MaxPDU > 1<<20 {
+		return bad("smpp.max_pdu", "%d is not between 512 and 1048576", sm.MaxPDU)
+	}
+	if sm.Window < 1 || sm.Window > 10000 {
+		return bad("smpp.window", "%d is not between 1 and 10000", sm.Window)
+	}
+	if sm.MaxSessions < 1 {
+		return bad("smpp.max_sessions", "must be positive")
+	}
+	up := &c.Uplink
+	for key, d := range map[string]time.Duration{
+		"smpp.enquire_link": sm.EnquireLink.Duration, "smpp.inactivity": sm.Inactivity.Duration,
+		"smpp.response_timeout": sm.ResponseTimeout.Duration, "smpp.bind_timeout": sm.BindTimeout.Duration,
+		"uplink.enquire_link": up.EnquireLink.Duration, "uplink.response_timeout": up.ResponseTimeout.Duration,
+		"uplink.reconnect_min": up.ReconnectMin.Duration, "uplink.reconnect_max": up.ReconnectMax.Duration,
+	} {
+		if d <= 0 {
+			return bad(key, "must be positive")
+		}
+	}
+	if sm.Inactivity.Duration <= sm.EnquireLink.Duration {
+		return bad("smpp.inactivity", "must be longer than smpp.enquire_link")
+	}
+	if up.ReconnectMin.Duration > up.ReconnectMax.Duration {
+		return bad("uplink.reconnect_min", "exceeds uplink.reconnect_max")
+	}
+	if !up.Enabled() {
+		return nil
+	}
+	if up.Port < 1 || up.Port > 65535 {
+		return bad("uplink.port", "%d is not a port", up.Port)
+	}
+	if up.SystemID == "" || len(up.SystemID) > 15 {
+		return bad("uplink.system_id", "must be 1 to 15 characters when uplink.host is set")
+	}
+	if len(up.Password) > 8 {
+		// SMPP 3.4 §5.2.2: password is a C-Octet String of at most 9
+		// octets with its NUL.
+		return bad("uplink.password", "is longer than SMPP's 8 characters")
+	}
+	if len(up.SystemType) > 12 {
+		return bad("uplink.system_type", "is longer than SMPP's 12 characters")
+	}
+	if up.Window < 1 || up.Window > 10000 {
+		return bad("uplink.window", "%d is not between 1 and 10000", up.Window)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"switchboard/internal/datadir"
 	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
+	"switchboard/internal/smpp"
 	"switchboard/internal/web"
 )
 
@@ -36,6 +38,7 @@ type Server struct {
 	store    *pms.Store
 	core     *core.Core
 	sock     *coresock.Server
+	smpp     *smppService
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -110,11 +113,14 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		return fmt.Errorf("core socket %s: %w", sockPath, err)
 	}
 	s.sock = &coresock.Server{Config: coresock.Config{Metrics: coresock.NewMetrics(s.reg)}}
+	var current atomic.Pointer[numbering.Table]
+	current.Store(table)
 	reload := func() error {
 		t, err := numbering.LoadTable(numPath)
 		if err != nil {
 			return err
 		}
+		current.Store(t)
 		c.SetDirectory(core.TableDirectory(t))
 		s.log.Info("numbering reloaded")
 		return nil
@@ -132,6 +138,19 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		os.Remove(sockPath)
 	}()
 
+	// SMPP stops before the core socket and the core: its sessions are
+	// unbound while the core can still take their last submits.
+	svc, err := s.startSMPP(&current)
+	if err != nil {
+		return err
+	}
+	s.smpp = svc
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.DrainTimeout.Duration)
+		defer cancel()
+		svc.stop(sctx)
+	}()
+
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
@@ -144,7 +163,11 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Logger:   s.log,
 	})
 	s.up.Store(true)
-	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "data", dir, "pid", os.Getpid())
+	smppAddrs := make([]string, len(svc.addrs))
+	for i, a := range svc.addrs {
+		smppAddrs[i] = a.String()
+	}
+	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","), "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}
@@ -178,6 +201,13 @@ func (s *Server) health() error {
 
 // AdminAddr is the bound admin address (valid once Run called ready).
 func (s *Server) AdminAddr() net.Addr { return s.admin.Addr() }
+
+// SMPPAddrs are the bound SMPP listener addresses, plain first (valid once
+// Run called ready).
+func (s *Server) SMPPAddrs() []net.Addr { return s.smpp.addrs }
+
+// Uplink is the SMPP uplink, nil when none is configured.
+func (s *Server) Uplink() *smpp.Uplink { return s.smpp.uplink }
 
 // Core is the running SMSC core (valid once Run called ready).
 func (s *Server) Core() *core.Core { return s.core }

@@ -1,0 +1,73 @@
+package smpp_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"switchboard/internal/config"
+	"switchboard/internal/smpp/loadgen"
+)
+
+// runLoad runs the load generator against a world for d and reports.
+func runLoad(tb testing.TB, addr, dst string, d time.Duration) loadgen.Result {
+	res, err := loadgen.Run(context.Background(), loadgen.Config{
+		Addr: addr, SystemID: "pa", Password: "secret", Binds: 4, Window: 100,
+		Duration: d, Src: numPA, Dst: dst, Size: 40,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+// TestLoadSubmitSM and TestLoadRelay are the issue 7 throughput runs. They
+// are opt-in (-run Load -load) because they take tens of seconds at full
+// CPU; docs/benchmarks.md has the figures and the commands.
+func TestLoadSubmitSM(t *testing.T) {
+	if !*load {
+		t.Skip("opt-in: -load")
+	}
+	w := startWorld(t, nil)
+	res := runLoad(t, w.addr, numLocal, *loadDur)
+	t.Log(res.String())
+	if res.OK == 0 {
+		t.Fatal("nothing accepted")
+	}
+}
+
+func TestLoadRelay(t *testing.T) {
+	if !*load {
+		t.Skip("opt-in: -load")
+	}
+	sink := &loadgen.Sink{SystemID: "up", Password: "pw"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sink.Serve(ln)
+	defer sink.Close()
+	w := startWorld(t, func(c *config.Config) {
+		c.Uplink.Host, c.Uplink.Port = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
+		c.Uplink.SystemID, c.Uplink.Password = "up", "pw"
+		c.Core.PeerWindow = 400
+		c.Uplink.Window = 400
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.srv.Uplink().WaitBound(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res := runLoad(t, w.addr, "4420794600xx", *loadDur)
+	// Let the queue drain into the sink.
+	deadline := time.Now().Add(30 * time.Second)
+	for sink.Received() < res.OK && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Log("peer side: " + res.String())
+	t.Log("uplink side: " + sink.Result().String())
+	if sink.Received() < res.OK {
+		t.Fatalf("relayed %d of %d", sink.Received(), res.OK)
+	}
+}

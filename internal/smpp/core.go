@@ -1,0 +1,22 @@
+package smpp
+
+import (
+	"context"
+
+	"switchboard/internal/core"
+	"switchboard/internal/pms"
+)
+
+// Core is what the SMPP layer needs of the SMSC core: admission of new
+// SMs, cancel, and the role-handler registry through which the core hands
+// out SMs for delivery. *core.Core implements it in-process; a core-socket
+// client can implement it for a handler running as its own process.
+type Core interface {
+	Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (index uint64, duplicate bool, err error)
+	Cancel(ctx context.Context, sel core.Selector) error
+	Register(h core.Handler, role core.Role, name string) (*core.Registration, error)
+	SetServiceState(reg *core.Registration, up bool)
+	Unregister(reg *core.Registration)
+}
+
+var _ Core = (*core.Core)(nil)

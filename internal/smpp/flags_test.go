@@ -1,0 +1,11 @@
+package smpp_test
+
+import (
+	"flag"
+	"time"
+)
+
+var (
+	load    = flag.Bool("load", false, "run the throughput tests (TestLoad*)")
+	loadDur = flag.Duration("load-duration", 10*time.Second, "how long each load test submits")
+)

@@ -1,0 +1,551 @@
+package smpp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/internal/core"
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+	"switchboard/internal/smpp/pdu"
+	"switchboard/internal/smpp/smdata"
+)
+
+// ServerConfig configures the SMPP server that downstream peers bind to.
+type ServerConfig struct {
+	// SystemID is what bind responses name us (default "switchboard").
+	SystemID string
+	// Session holds the per-session limits and timers.
+	Session SessionConfig
+	// BindTimeout closes a connection that has not bound in this time
+	// (default 30s), so idle sockets cannot pile up.
+	BindTimeout time.Duration
+	// MaxSessions bounds the connections open at once (default 1000);
+	// more are closed as they arrive.
+	MaxSessions int
+	// AuthConcurrency bounds the password checks running at once
+	// (default 2): each costs a deliberate PBKDF2 stretch, and a bind
+	// flood must not take every core.
+	AuthConcurrency int
+	// Text says how stored text is put on the wire to peers.
+	Text smdata.OutOptions
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.SystemID == "" {
+		c.SystemID = "switchboard"
+	}
+	if c.BindTimeout <= 0 {
+		c.BindTimeout = 30 * time.Second
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 1000
+	}
+	if c.AuthConcurrency <= 0 {
+		c.AuthConcurrency = 2
+	}
+	c.Session = c.Session.withDefaults()
+	return c
+}
+
+// Authenticator checks a bind's credentials and source address and names
+// the downstream peer they belong to. The numbering table's AuthPeer is
+// the production one.
+type Authenticator func(systemID, password string, ip netip.Addr) (peer string, err error)
+
+// Server is the SMPP server for downstream peers (seed 001 §1.2.1): peers
+// bind to it, submit SMs into the core as peer-originated, and receive the
+// SMs routed to them, status reports included, as deliver_sm.
+//
+// Lock order: peerLink.regMu, then Server.mu. Calls into the core are made
+// holding at most regMu, never mu, because the core calls back into
+// DeliverToPeer, which takes mu.
+type Server struct {
+	cfg  ServerConfig
+	core Core
+	auth Authenticator
+	log  *slog.Logger
+	m    *Metrics
+
+	authSem chan struct{}
+	ref     atomic.Uint32 // concatenation references for split messages
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	closing  bool
+	lns      map[net.Listener]struct{}
+	sessions map[*Session]struct{}
+	peers    map[string]*peerLink
+}
+
+// NewServer prepares a server; Serve starts it on a listener.
+func NewServer(cfg ServerConfig, c Core, auth Authenticator, log *slog.Logger, m *Metrics) *Server {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		cfg: cfg, core: c, auth: auth, log: log, m: m,
+		authSem:  make(chan struct{}, cfg.AuthConcurrency),
+		lns:      map[net.Listener]struct{}{},
+		sessions: map[*Session]struct{}{},
+		peers:    map[string]*peerLink{},
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("smpp: server closed")
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			delete(s.lns, ln)
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("smpp accept: %w", err)
+		}
+		s.start(conn)
+	}
+}
+
+// serverSession is the server's state for one session.
+type serverSession struct {
+	peer      string
+	bindTimer *time.Timer
+}
+
+func (s *Server) start(conn net.Conn) {
+	sess := NewSession(conn, s.cfg.Session, s, s.log, s.m)
+	ss := &serverSession{}
+	sess.Value = ss
+	s.mu.Lock()
+	if s.closing || len(s.sessions) >= s.cfg.MaxSessions {
+		s.mu.Unlock()
+		s.m.bindFailed("too_many_sessions")
+		conn.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	ss.bindTimer = time.AfterFunc(s.cfg.BindTimeout, func() {
+		if sess.State() == StateOpen {
+			s.m.bindFailed("bind_timeout")
+			sess.Close()
+		}
+	})
+	go func() {
+		defer s.wg.Done()
+		sess.Run()
+		ss.bindTimer.Stop()
+		s.detach(sess, ss)
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting, unbinds every session (waiting for the
+// unbind_resp at most until ctx ends), and waits for the work in flight.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.lns {
+		ln.Close()
+	}
+	sessions := make([]*Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, sess := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if sess.State() == StateOpen {
+				sess.Close()
+				return
+			}
+			sess.Unbind(ctx)
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+}
+
+// HandleRequest dispatches a request from a peer by bind state.
+func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
+	ss := sess.Value.(*serverSession)
+	hd := p.Header
+	switch b := p.Body.(type) {
+	case *pdu.Bind:
+		s.bind(sess, ss, hd, b)
+		return
+	case *pdu.OutbindBody, *pdu.AlertNotificationBody:
+		// SMSC-to-ESME operations: not for a server to receive.
+		sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})
+		return
+	}
+	st := sess.State()
+	if !st.CanTransmit() {
+		// Before a bind, and on a receiver bind, nothing but bind,
+		// enquire_link and unbind is allowed (§2.3).
+		if body := errorResponse(hd.Command); body != nil {
+			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, body)
+		} else {
+			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, &pdu.GenericNackBody{})
+		}
+		return
+	}
+	switch b := p.Body.(type) {
+	case *pdu.SM:
+		if b.Cmd != pdu.SubmitSM {
+			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, &pdu.SMResp{Cmd: b.Cmd.Response()})
+			return
+		}
+		in := inboundSM(b)
+		s.submit(sess, ss, hd.Sequence, &in, func(id string, st pdu.Status) {
+			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.SubmitSMResp, MessageID: id})
+		})
+	case *pdu.DataSMBody:
+		in := inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
+		s.submit(sess, ss, hd.Sequence, &in, func(id string, st pdu.Status) {
+			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{MessageID: id})
+		})
+	case *pdu.SubmitMultiBody:
+		s.submitMulti(sess, ss, hd.Sequence, b)
+	case *pdu.QuerySMBody:
+		sess.Respond(hd.Sequence, pdu.StatusQueryFail, &pdu.QuerySMRespBody{})
+	case *pdu.CancelSMBody:
+		sess.Respond(hd.Sequence, pdu.StatusCancelFail, &pdu.CancelSMRespBody{})
+	case *pdu.ReplaceSMBody:
+		sess.Respond(hd.Sequence, pdu.StatusReplaceFail, &pdu.ReplaceSMRespBody{})
+	default:
+		if body := errorResponse(hd.Command); body != nil {
+			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, body)
+		} else {
+			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})
+		}
+	}
+}
+
+// bind authenticates a bind request. It runs on the session's reader,
+// which has nothing else to do until the bind is answered; the semaphore
+// keeps a flood of binds from taking more than AuthConcurrency cores.
+func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bind) {
+	resp := &pdu.BindResp{Cmd: b.Cmd.Response(), SystemID: s.cfg.SystemID}
+	if sess.State() != StateOpen {
+		sess.Respond(hd.Sequence, pdu.StatusAlyBnd, resp)
+		return
+	}
+	var ip netip.Addr
+	if ta, ok := sess.RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr()
+	}
+	select {
+	case s.authSem <- struct{}{}:
+	case <-sess.Done():
+		return
+	}
+	peer, err := s.auth(b.SystemID, b.Password, ip)
+	<-s.authSem
+	if err != nil {
+		// One status for every reason, so a prober learns nothing about
+		// which system IDs exist; the log and the metric say which.
+		s.m.bindFailed("credentials")
+		s.log.Info("smpp bind refused", "remote", sess.RemoteAddr().String(), "system_id", b.SystemID, "reason", err.Error())
+		sess.Respond(hd.Sequence, pdu.StatusBindFail, resp)
+		return
+	}
+	var state BindState
+	switch b.Cmd {
+	case pdu.BindTransmitter:
+		state = StateBoundTX
+	case pdu.BindReceiver:
+		state = StateBoundRX
+	default:
+		state = StateBoundTRX
+	}
+	ss.bindTimer.Stop()
+	ss.peer = peer
+	sess.SetState(state)
+	resp.TLVs = pdu.TLVs{pdu.TLVUint8(pdu.TagSCInterfaceVersion, 0x34)}
+	sess.Respond(hd.Sequence, pdu.StatusOK, resp)
+	s.log.Info("smpp peer bound", "peer", peer, "remote", sess.RemoteAddr().String(), "bind", state.String())
+	if state.CanReceive() {
+		s.attach(sess, peer)
+	}
+}
+
+// submit admits one message from a peer. The core's durable write takes a
+// group commit, so the work leaves the reader at once and the response is
+// sent when the last record is on disk; responses may overtake each other,
+// which SMPP allows.
+func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inbound, answer func(id string, st pdu.Status)) {
+	recs, st := in.records(pms.ClassDownstream, ss.peer, uint16(s.ref.Add(1)), time.Now())
+	if st != pdu.StatusOK {
+		s.m.submitted(st)
+		answer("", st)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		id, st := s.admit(recs)
+		s.m.submitted(st)
+		answer(id, st)
+	}()
+}
+
+// admit hands records to the core in order and returns the first one's id.
+// A rejection of a later part leaves the earlier parts admitted: they are
+// durable and will be delivered, as the ESME's retry of the whole message
+// will be deduplicated against them.
+func (s *Server) admit(recs []*pms.Record) (string, pdu.Status) {
+	var first uint64
+	for i, r := range recs {
+		idx, _, err := s.core.Submit(context.Background(), r, false)
+		if err != nil {
+			return "", coreStatus(err)
+		}
+		if i == 0 {
+			first = idx
+		}
+	}
+	return FormatID(first), pdu.StatusOK
+}
+
+// submitMulti admits one copy of the message per SME destination.
+// Distribution lists do not exist here: each is reported unsuccessful.
+func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pdu.SubmitMultiBody) {
+	if len(b.Dests) == 0 || len(b.Dests) > 254 {
+		sess.Respond(seq, pdu.StatusInvNumDests, &pdu.SubmitMultiRespBody{})
+		return
+	}
+	type job struct {
+		dst  pdu.Address
+		recs []*pms.Record
+	}
+	var jobs []job
+	var failed []pdu.UnsuccessSME
+	now := time.Now()
+	for _, d := range b.Dests {
+		if d.IsDistList {
+			failed = append(failed, pdu.UnsuccessSME{Addr: pdu.Address{Addr: d.DistList}, Status: pdu.StatusInvDLName})
+			continue
+		}
+		in := inbound{src: b.Source, dst: d.Addr, esm: b.ESMClass, pid: b.ProtocolID, regDelivery: b.RegisteredDelivery,
+			dataCoding: b.DataCoding, validity: b.ValidityPeriod, shortMessage: b.ShortMessage, tlvs: b.TLVs}
+		recs, st := in.records(pms.ClassDownstream, ss.peer, uint16(s.ref.Add(1)), now)
+		if st != pdu.StatusOK {
+			failed = append(failed, pdu.UnsuccessSME{Addr: d.Addr, Status: st})
+			continue
+		}
+		jobs = append(jobs, job{d.Addr, recs})
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var id string
+		for _, j := range jobs {
+			jid, st := s.admit(j.recs)
+			s.m.submitted(st)
+			if st != pdu.StatusOK {
+				failed = append(failed, pdu.UnsuccessSME{Addr: j.dst, Status: st})
+				continue
+			}
+			if id == "" {
+				id = jid
+			}
+		}
+		st := pdu.StatusOK
+		if id == "" {
+			st = pdu.StatusSubmitFail
+		}
+		sess.Respond(seq, st, &pdu.SubmitMultiRespBody{MessageID: id, Unsuccess: failed})
+	}()
+}
+
+// peerLink is one downstream peer as a role handler of the core: the SMs
+// routed to the peer go out on its receiver and transceiver sessions, in
+// turn.
+type peerLink struct {
+	srv  *Server
+	name string
+
+	regMu sync.Mutex // serializes Register/Unregister for this peer
+	reg   *core.Registration
+
+	// Guarded by srv.mu.
+	rx   []*Session
+	next int
+}
+
+// attach adds a receiving session to its peer and makes sure the peer is
+// registered with the core and up.
+func (s *Server) attach(sess *Session, peer string) {
+	s.mu.Lock()
+	l := s.peers[peer]
+	if l == nil {
+		l = &peerLink{srv: s, name: peer}
+		s.peers[peer] = l
+	}
+	l.rx = append(l.rx, sess)
+	s.mu.Unlock()
+
+	l.regMu.Lock()
+	defer l.regMu.Unlock()
+	if l.reg != nil {
+		return
+	}
+	s.mu.Lock()
+	still := len(l.rx) > 0
+	s.mu.Unlock()
+	if !still {
+		return
+	}
+	reg, err := s.core.Register(l, core.RolePeer, peer)
+	if err != nil {
+		// Another handler (a separate process) holds the role: this
+		// session can submit, but the core will not deliver through it.
+		s.log.Warn("smpp peer cannot receive: role held elsewhere", "peer", peer, "error", err)
+		return
+	}
+	l.reg = reg
+	s.core.SetServiceState(reg, true)
+}
+
+// detach removes a session from its peer; the last receiving session's
+// end unregisters the peer, and the core takes back what was in flight.
+func (s *Server) detach(sess *Session, ss *serverSession) {
+	if ss.peer == "" {
+		return
+	}
+	s.mu.Lock()
+	l := s.peers[ss.peer]
+	if l == nil {
+		s.mu.Unlock()
+		return
+	}
+	for i, x := range l.rx {
+		if x == sess {
+			l.rx = append(l.rx[:i], l.rx[i+1:]...)
+			break
+		}
+	}
+	empty := len(l.rx) == 0
+	s.mu.Unlock()
+	if !empty {
+		return
+	}
+	l.regMu.Lock()
+	defer l.regMu.Unlock()
+	s.mu.Lock()
+	empty = len(l.rx) == 0
+	s.mu.Unlock()
+	if empty && l.reg != nil {
+		s.core.Unregister(l.reg)
+		l.reg = nil
+	}
+}
+
+// pick chooses the next receiving session, round robin.
+func (l *peerLink) pick() *Session {
+	l.srv.mu.Lock()
+	defer l.srv.mu.Unlock()
+	for range len(l.rx) {
+		sess := l.rx[l.next%len(l.rx)]
+		l.next++
+		if sess.State().CanReceive() {
+			return sess
+		}
+	}
+	return nil
+}
+
+// DeliverToPeer sends one SM to the peer as deliver_sm: an ordinary SM, or
+// a delivery receipt when the record is one of the core's status reports.
+func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
+	var r pms.Record
+	if err := pms.Decode(raw[:], &r); err != nil {
+		return "", coresock.StatusPermanentFailure, nil
+	}
+	var sm *pdu.SM
+	if r.StatusReport {
+		var ok bool
+		if sm, ok = receiptSM(&r); !ok {
+			return "", coresock.StatusPermanentFailure, nil
+		}
+	} else {
+		var err error
+		if sm, err = outboundSM(pdu.DeliverSM, &r, l.srv.cfg.Text); err != nil {
+			l.srv.log.Warn("stored SM cannot be put into a deliver_sm", "index", index, "error", err)
+			return "", coresock.StatusPermanentFailure, nil
+		}
+	}
+	sess := l.pick()
+	if sess == nil {
+		return "", coresock.StatusTemporaryFailure, nil
+	}
+	resp, err := sess.Call(ctx, sm)
+	if err != nil {
+		l.srv.m.delivered("no_response")
+		return "", 0, err
+	}
+	st := peerStatus(resp.Header.Status)
+	l.srv.m.delivered(st.String())
+	return "", st, nil
+}
+
+// peerStatus maps the far end's answer to a delivery into the core's
+// terms: throttling and queue-full are temporary, as are the
+// application errors SMPP calls temporary; everything else is final.
+func peerStatus(st pdu.Status) core.Status {
+	switch st {
+	case pdu.StatusOK:
+		return coresock.StatusOK
+	case pdu.StatusThrottled, pdu.StatusMsgQFul, pdu.StatusTempAppErr, pdu.StatusSysErr:
+		return coresock.StatusTemporaryFailure
+	}
+	return coresock.StatusPermanentFailure
+}
+
+// FindIMSI, TransferMT and CancelMT belong to other roles; the core never
+// asks a peer handler for them.
+func (l *peerLink) FindIMSI(context.Context, string) (string, core.Status, error) {
+	return "", coresock.StatusUnknownType, nil
+}
+
+func (l *peerLink) TransferMT(context.Context, uint64, *[pms.RecordSize]byte) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
+}
+
+func (l *peerLink) CancelMT(context.Context, uint64) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
+}

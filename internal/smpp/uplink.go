@@ -1,0 +1,435 @@
+package smpp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/internal/core"
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+	"switchboard/internal/smpp/pdu"
+	"switchboard/internal/smpp/smdata"
+)
+
+// UplinkConfig configures the one upstream SMSC link (seed 001 §1.2.1).
+type UplinkConfig struct {
+	// Addr is the upstream's host:port.
+	Addr string
+	// SystemID, Password and SystemType go into bind_transceiver.
+	SystemID, Password, SystemType string
+	// TLS, when set, wraps the connection.
+	TLS *tls.Config
+	// Session holds the window (submit_sm outstanding at once) and the
+	// timers.
+	Session SessionConfig
+	// ReconnectMin and ReconnectMax bound the backoff between connection
+	// attempts (defaults 1s and 60s); it doubles after each failure and
+	// starts again from the minimum after a successful bind.
+	ReconnectMin, ReconnectMax time.Duration
+	// ThrottleMin and ThrottleMax bound the pause after the upstream
+	// answers ESME_RTHROTTLED or ESME_RMSGQFUL (defaults 100ms and 10s):
+	// every submit waits it out, it doubles while the answers continue and
+	// resets on the first accepted submit.
+	ThrottleMin, ThrottleMax time.Duration
+	// Text says how stored text is put on the wire.
+	Text smdata.OutOptions
+}
+
+func (c UplinkConfig) withDefaults() UplinkConfig {
+	if c.ReconnectMin <= 0 {
+		c.ReconnectMin = time.Second
+	}
+	if c.ReconnectMax <= 0 {
+		c.ReconnectMax = time.Minute
+	}
+	if c.ThrottleMin <= 0 {
+		c.ThrottleMin = 100 * time.Millisecond
+	}
+	if c.ThrottleMax <= 0 {
+		c.ThrottleMax = 10 * time.Second
+	}
+	c.Session = c.Session.withDefaults()
+	return c
+}
+
+// Uplink is the SMPP client to the upstream SMSC. It is the core's
+// peer-delivery role handler for "" (the upstream): SMs routed upstream
+// leave as submit_sm; deliver_sm from the upstream becomes an SM from the
+// outside world, or, for receipts, discharges our SM.
+type Uplink struct {
+	cfg  UplinkConfig
+	core Core
+	log  *slog.Logger
+	m    *Metrics
+	ref  atomic.Uint32
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	sess      *Session // the bound session, nil while down
+	pauseTill time.Time
+	pauseStep time.Duration
+	bound     chan struct{} // closed and replaced at every bind
+}
+
+// NewUplink prepares the uplink; Run connects it.
+func NewUplink(cfg UplinkConfig, c Core, log *slog.Logger, m *Metrics) *Uplink {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{})}
+}
+
+// Bound reports whether the uplink has a bound session right now.
+func (u *Uplink) Bound() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sess != nil
+}
+
+// WaitBound waits until the uplink is bound or ctx ends.
+func (u *Uplink) WaitBound(ctx context.Context) error {
+	for {
+		u.mu.Lock()
+		ok, ch := u.sess != nil, u.bound
+		u.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Run registers with the core and keeps the link bound until ctx ends,
+// then unbinds and unregisters. It returns an error only if the role
+// cannot be registered.
+func (u *Uplink) Run(ctx context.Context) error {
+	reg, err := u.core.Register(u, core.RolePeer, "")
+	if err != nil {
+		return err
+	}
+	defer u.core.Unregister(reg)
+	backoff := u.cfg.ReconnectMin
+	for ctx.Err() == nil {
+		sess, err := u.connect(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			u.log.Warn("smpp uplink not bound", "addr", u.cfg.Addr, "error", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(backoff*2, u.cfg.ReconnectMax)
+			continue
+		}
+		backoff = u.cfg.ReconnectMin
+		u.mu.Lock()
+		u.sess = sess
+		close(u.bound)
+		u.bound = make(chan struct{})
+		u.mu.Unlock()
+		u.m.setUplinkBound(true)
+		u.core.SetServiceState(reg, true)
+		u.log.Info("smpp uplink bound", "addr", u.cfg.Addr)
+		select {
+		case <-sess.Done():
+			u.log.Warn("smpp uplink lost", "addr", u.cfg.Addr, "error", sess.Err())
+		case <-ctx.Done():
+			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			sess.Unbind(uctx)
+			cancel()
+		}
+		u.core.SetServiceState(reg, false)
+		u.m.setUplinkBound(false)
+		u.mu.Lock()
+		u.sess = nil
+		u.mu.Unlock()
+		<-sess.Done()
+	}
+	u.wg.Wait()
+	return nil
+}
+
+// connect dials and binds as a transceiver. The session runs on its own
+// goroutine (tracked by u.wg) from the dial on.
+func (u *Uplink) connect(ctx context.Context) (*Session, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	var conn net.Conn
+	var err error
+	if u.cfg.TLS != nil {
+		td := tls.Dialer{NetDialer: &d, Config: u.cfg.TLS}
+		conn, err = td.DialContext(ctx, "tcp", u.cfg.Addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", u.cfg.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sess := NewSession(conn, u.cfg.Session, u, u.log, u.m)
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		sess.Run()
+	}()
+	bctx, cancel := context.WithTimeout(ctx, u.cfg.Session.ResponseTimeout)
+	defer cancel()
+	resp, err := sess.Call(bctx, &pdu.Bind{
+		Cmd: pdu.BindTransceiver, SystemID: u.cfg.SystemID, Password: u.cfg.Password,
+		SystemType: u.cfg.SystemType, InterfaceVersion: 0x34,
+	})
+	if err == nil && resp.Header.Status != pdu.StatusOK {
+		err = resp.Header.Status
+	}
+	if err != nil {
+		sess.Close()
+		<-sess.Done()
+		return nil, err
+	}
+	sess.SetState(StateBoundTRX)
+	return sess, nil
+}
+
+// current returns the bound session, or nil.
+func (u *Uplink) current() *Session {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sess
+}
+
+// DeliverToPeer sends one SM upstream as submit_sm. Throttling answers are
+// waited out here (the whole link pauses) and the submit repeated, until
+// the core's call deadline; the upstream's message id comes back to the
+// core, which keeps it for matching the receipt.
+func (u *Uplink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
+	var r pms.Record
+	if err := pms.Decode(raw[:], &r); err != nil {
+		return "", coresock.StatusPermanentFailure, nil
+	}
+	var sm *pdu.SM
+	if r.StatusReport {
+		var ok bool
+		if sm, ok = receiptSM(&r); !ok {
+			return "", coresock.StatusPermanentFailure, nil
+		}
+		// Upstream, our report on an MO travels as a submit_sm.
+		sm.Cmd = pdu.SubmitSM
+	} else {
+		var err error
+		if sm, err = outboundSM(pdu.SubmitSM, &r, u.cfg.Text); err != nil {
+			u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
+			return "", coresock.StatusPermanentFailure, nil
+		}
+	}
+	for {
+		if err := u.waitPause(ctx); err != nil {
+			return "", 0, err
+		}
+		sess := u.current()
+		if sess == nil {
+			return "", coresock.StatusTemporaryFailure, nil
+		}
+		resp, err := sess.Call(ctx, sm)
+		if err != nil {
+			u.m.delivered("no_response")
+			return "", 0, err
+		}
+		st := resp.Header.Status
+		if st == pdu.StatusThrottled || st == pdu.StatusMsgQFul {
+			u.m.delivered(st.String())
+			u.throttled()
+			continue
+		}
+		u.unthrottled()
+		cst := peerStatus(st)
+		u.m.delivered(cst.String())
+		if cst != coresock.StatusOK {
+			return "", cst, nil
+		}
+		id := ""
+		if b, ok := resp.Body.(*pdu.SMResp); ok {
+			id = b.MessageID
+		}
+		return id, coresock.StatusOK, nil
+	}
+}
+
+// waitPause waits until the throttle pause is over.
+func (u *Uplink) waitPause(ctx context.Context) error {
+	u.mu.Lock()
+	d := time.Until(u.pauseTill)
+	u.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (u *Uplink) throttled() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.pauseStep == 0 {
+		u.pauseStep = u.cfg.ThrottleMin
+	} else if time.Now().After(u.pauseTill) {
+		// A throttle answer after the pause ended: pause longer.
+		u.pauseStep = min(u.pauseStep*2, u.cfg.ThrottleMax)
+	}
+	u.pauseTill = time.Now().Add(u.pauseStep)
+}
+
+func (u *Uplink) unthrottled() {
+	u.mu.Lock()
+	u.pauseStep = 0
+	u.mu.Unlock()
+}
+
+// HandleRequest takes what the upstream sends us: MO messages and
+// receipts as deliver_sm or data_sm.
+func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
+	hd := p.Header
+	switch b := p.Body.(type) {
+	case *pdu.SM:
+		if b.Cmd != pdu.DeliverSM {
+			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.SMResp{Cmd: b.Cmd.Response()})
+			return
+		}
+		if b.ESMClass&0x3C != 0 {
+			st := u.receipt(b)
+			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+			return
+		}
+		in := inboundSM(b)
+		u.mo(&in, func(st pdu.Status) {
+			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+		})
+	case *pdu.DataSMBody:
+		in := inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
+		u.mo(&in, func(st pdu.Status) {
+			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{})
+		})
+	case *pdu.AlertNotificationBody:
+		// No response exists for alert_notification; we keep no
+		// subscriber presence to update.
+	default:
+		if body := errorResponse(hd.Command); body != nil {
+			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, body)
+		} else {
+			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})
+		}
+	}
+}
+
+// mo admits an SM from the outside world (§2.4: source class upstream).
+func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
+	// An esm_class type other than "default" is not an MO; the
+	// conversion refuses it, so strip nothing here.
+	recs, st := in.records(pms.ClassUpstream, "", uint16(u.ref.Add(1)), time.Now())
+	if st == pdu.StatusSubmitFail {
+		// Toward an SMSC, "we can never take this" is the permanent
+		// application error.
+		st = pdu.StatusPermAppErr
+	}
+	if st != pdu.StatusOK {
+		u.m.submitted(st)
+		answer(st)
+		return
+	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		for _, r := range recs {
+			if _, _, err := u.core.Submit(context.Background(), r, false); err != nil {
+				st = coreStatus(err)
+				break
+			}
+		}
+		u.m.submitted(st)
+		answer(st)
+	}()
+}
+
+// receipt handles a delivery receipt from the upstream. The receipted id
+// comes from the receipted_message_id TLV, else from the Appendix B text.
+func (u *Uplink) receipt(b *pdu.SM) pdu.Status {
+	id := ""
+	if v, ok := b.TLVs.Get(pdu.TagReceiptedMessageID); ok {
+		id = cString(v)
+	}
+	rc, perr := pdu.ParseReceipt(string(b.ShortMessage))
+	if id == "" && perr == nil {
+		id = rc.ID
+	}
+	state, hasState := b.TLVs.Uint8(pdu.TagMessageState)
+	disp, final := dispositionFromReceipt(rc.Stat, state, hasState)
+	if id == "" {
+		u.m.malformed("receipt_without_id")
+		return pdu.StatusOK
+	}
+	if !final {
+		return pdu.StatusOK
+	}
+	if err := u.applyReceipt(id, disp); err != nil {
+		u.log.Debug("upstream receipt matched no SM", "upstream_id", id, "error", err)
+		u.m.malformed("receipt_unmatched")
+	}
+	// A receipt we cannot match is still taken: refusing it would only
+	// make the upstream send it again.
+	return pdu.StatusOK
+}
+
+// errNoReceiptMatching is returned until the core can match receipts.
+var errNoReceiptMatching = errors.New("receipt matching not available")
+
+// applyReceipt discharges the SM the upstream knows by id.
+func (u *Uplink) applyReceipt(id string, disp pms.Disposition) error {
+	rm, ok := u.core.(ReceiptMatcher)
+	if !ok {
+		return errNoReceiptMatching
+	}
+	return rm.PeerReceipt(context.Background(), "", id, disp)
+}
+
+// ReceiptMatcher is implemented by a core that can discharge an SM by the
+// message id a peer gave it.
+type ReceiptMatcher interface {
+	PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms.Disposition) error
+}
+
+func cString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
+
+// FindIMSI, TransferMT and CancelMT belong to other roles.
+func (u *Uplink) FindIMSI(context.Context, string) (string, core.Status, error) {
+	return "", coresock.StatusUnknownType, nil
+}
+
+func (u *Uplink) TransferMT(context.Context, uint64, *[pms.RecordSize]byte) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
+}
+
+func (u *Uplink) CancelMT(context.Context, uint64) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
+}
