@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the interop tests use: OpenSSH for the shell-access test.
-# Later issues add Kannel, osmo-hlr, sipp and chromium here.
-APT_PACKAGES=(openssh-server openssh-client)
+# System packages the interop tests use: OpenSSH for the shell-access test,
+# Kannel (bearerbox, smsbox) as a downstream SMPP peer (docs/interop.md).
+# Later issues add osmo-hlr, sipp and chromium here.
+APT_PACKAGES=(openssh-server openssh-client kannel)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do
@@ -20,6 +21,21 @@ if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
   fi
 fi
+
+# Node packages of the interop harness (npm smpp, pinned by
+# interop/node/package-lock.json). npm ci runs when node_modules is missing
+# or was installed from another lock file; the stamp records which.
+NODE_DIR=interop/node
+lock_sum=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)
+stamp="$NODE_DIR/node_modules/.switchboard-lock-sha256"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  npm ci --prefix "$NODE_DIR" --no-audit --no-fund
+  echo "$lock_sum" > "$stamp"
+fi
+
+# Every interop program is installed now: a test that cannot find one must
+# fail, not skip (internal/interop.Require).
+export SWITCHBOARD_INTEROP=1
 
 go mod download
 

@@ -34,6 +34,11 @@ type ServerConfig struct {
 	// (default 2): each costs a deliberate PBKDF2 stretch, and a bind
 	// flood must not take every core.
 	AuthConcurrency int
+	// MaxInFlight bounds the submits of one session that the core is
+	// still working on (default 1000). An ESME that ignores its window
+	// and sends more gets ESME_RTHROTTLED for the excess instead of
+	// growing our memory without bound.
+	MaxInFlight int
 	// Text says how stored text is put on the wire to peers.
 	Text smdata.OutOptions
 }
@@ -50,6 +55,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.AuthConcurrency <= 0 {
 		c.AuthConcurrency = 2
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1000
 	}
 	c.Session = c.Session.withDefaults()
 	return c
@@ -137,6 +145,7 @@ func (s *Server) Serve(ln net.Listener) error {
 type serverSession struct {
 	peer      string
 	bindTimer *time.Timer
+	inflight  atomic.Int32
 }
 
 func (s *Server) start(conn net.Conn) {
@@ -309,6 +318,10 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 // which SMPP allows.
 func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inbound, answer func(id string, st pdu.Status)) {
 	recs, st := in.records(pms.ClassDownstream, ss.peer, uint16(s.ref.Add(1)), time.Now())
+	if st == pdu.StatusOK && ss.inflight.Add(1) > int32(s.cfg.MaxInFlight) {
+		ss.inflight.Add(-1)
+		st = pdu.StatusThrottled
+	}
 	if st != pdu.StatusOK {
 		s.m.submitted(st)
 		answer("", st)
@@ -317,6 +330,7 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer ss.inflight.Add(-1)
 		id, st := s.admit(recs)
 		s.m.submitted(st)
 		answer(id, st)

@@ -432,40 +432,46 @@ func (s *Session) readLoop() {
 		}
 		s.closeWith(err)
 	}()
-	buf := make([]byte, 0, 64*1024)
+	// buf[start:end] holds bytes read but not yet framed. Complete PDUs are
+	// decoded in place (Decode copies what it keeps), and the partial
+	// tail is moved to the front before the next read, so the buffer is
+	// reused rather than reallocated.
+	buf := make([]byte, 64*1024)
+	start, end := 0, 0
 	for {
-		// Frame and handle every complete PDU already buffered.
 		for {
-			n, err := pdu.Frame(buf, s.cfg.MaxPDU)
+			n, err := pdu.Frame(buf[start:end], s.cfg.MaxPDU)
 			if err != nil {
 				s.m.malformed("command_length")
 				s.log.Warn("smpp framing error: session closed", "remote", s.conn.RemoteAddr().String(), "error", err)
 				s.Respond(0, pdu.StatusInvCmdLen, &pdu.GenericNackBody{})
-				s.drainAndClose(fmt.Errorf("%w", err))
+				s.drainAndClose(err)
 				return
 			}
 			if n == 0 {
 				break
 			}
 			s.lastRecv.Store(time.Now().UnixNano())
-			s.dispatch(buf[:n])
+			s.dispatch(buf[start : start+n])
 			if s.State() == StateClosed {
 				return
 			}
-			buf = buf[n:]
+			start += n
 		}
-		// Move the partial PDU to the front and read more.
-		if cap(buf)-len(buf) < 4096 {
-			need := 64 * 1024
-			if n, _ := peekLength(buf); n > need {
-				need = n
-			}
-			nb := make([]byte, len(buf), need+4096)
-			copy(nb, buf)
+		if start == end {
+			start, end = 0, 0
+		} else if start > 0 {
+			end = copy(buf, buf[start:end])
+			start = 0
+		}
+		if need, ok := peekLength(buf[:end]); ok && need > len(buf) {
+			// Frame has checked need against MaxPDU.
+			nb := make([]byte, need)
+			copy(nb, buf[:end])
 			buf = nb
 		}
-		n, err := s.conn.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := s.conn.Read(buf[end:])
+		end += n
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.closeWith(fmt.Errorf("read: %w", err))
