@@ -85,12 +85,14 @@ type Server struct {
 	authSem chan struct{}
 	ref     atomic.Uint32 // concatenation references for split messages
 	wg      sync.WaitGroup
+	work    *workers
 
 	mu       sync.Mutex
 	closing  bool
 	lns      map[net.Listener]struct{}
 	sessions map[*Session]struct{}
 	peers    map[string]*peerLink
+	gates    map[string]*answerGate
 }
 
 // NewServer prepares a server; Serve starts it on a listener.
@@ -102,10 +104,24 @@ func NewServer(cfg ServerConfig, c Core, auth Authenticator, log *slog.Logger, m
 	return &Server{
 		cfg: cfg, core: c, auth: auth, log: log, m: m,
 		authSem:  make(chan struct{}, cfg.AuthConcurrency),
+		work:     newWorkers(),
 		lns:      map[net.Listener]struct{}{},
 		sessions: map[*Session]struct{}{},
 		peers:    map[string]*peerLink{},
+		gates:    map[string]*answerGate{},
 	}
+}
+
+// gate is the peer's answer gate (see answerGate).
+func (s *Server) gate(peer string) *answerGate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.gates[peer]
+	if g == nil {
+		g = newAnswerGate()
+		s.gates[peer] = g
+	}
+	return g
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -144,6 +160,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // serverSession is the server's state for one session.
 type serverSession struct {
 	peer      string
+	gate      *answerGate
 	bindTimer *time.Timer
 	inflight  atomic.Int32
 }
@@ -206,6 +223,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	s.work.stop()
 }
 
 // HandleRequest dispatches a request from a peer by bind state.
@@ -303,6 +321,7 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 	}
 	ss.bindTimer.Stop()
 	ss.peer = peer
+	ss.gate = s.gate(peer)
 	sess.SetState(state)
 	resp.TLVs = pdu.TLVs{pdu.TLVUint8(pdu.TagSCInterfaceVersion, 0x34)}
 	sess.Respond(hd.Sequence, pdu.StatusOK, resp)
@@ -328,13 +347,15 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 		return
 	}
 	s.wg.Add(1)
-	go func() {
+	tk := ss.gate.enter()
+	s.work.run(func() {
 		defer s.wg.Done()
 		defer ss.inflight.Add(-1)
 		id, st := s.admit(recs)
 		s.m.submitted(st)
 		answer(id, st)
-	}()
+		tk.leave()
+	})
 }
 
 // admit hands records to the core in order and returns the first one's id.
@@ -384,8 +405,10 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 		jobs = append(jobs, job{d.Addr, recs})
 	}
 	s.wg.Add(1)
-	go func() {
+	tk := ss.gate.enter()
+	s.work.run(func() {
 		defer s.wg.Done()
+		defer tk.leave()
 		var id string
 		for _, j := range jobs {
 			jid, st := s.admit(j.recs)
@@ -403,7 +426,7 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 			st = pdu.StatusSubmitFail
 		}
 		sess.Respond(seq, st, &pdu.SubmitMultiRespBody{MessageID: id, Unsuccess: failed})
-	}()
+	})
 }
 
 // peerLink is one downstream peer as a role handler of the core: the SMs
@@ -515,6 +538,10 @@ func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.Re
 		var ok bool
 		if sm, ok = receiptSM(&r); !ok {
 			return "", coresock.StatusPermanentFailure, nil
+		}
+		// Not before the peer has the message id it reports on.
+		if err := l.srv.gate(l.name).wait(ctx); err != nil {
+			return "", 0, err
 		}
 	} else {
 		var err error

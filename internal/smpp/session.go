@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -385,6 +386,7 @@ func (s *Session) writeLoop() {
 		s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		var err error
 		markers = markers[:0]
+		yielded := false
 		for {
 			if it.flushed != nil {
 				markers = append(markers, it.flushed)
@@ -399,6 +401,18 @@ func (s *Session) writeLoop() {
 			case it = <-s.out:
 				continue
 			default:
+			}
+			// The queue is empty. Under load the goroutines that answer
+			// requests are about to queue more: yield once to let them,
+			// so one write carries many PDUs instead of one each.
+			if !yielded && w.Buffered() < w.Size()/2 {
+				yielded = true
+				runtime.Gosched()
+				select {
+				case it = <-s.out:
+					continue
+				default:
+				}
 			}
 			break
 		}

@@ -69,6 +69,7 @@ type Uplink struct {
 	m    *Metrics
 	ref  atomic.Uint32
 	wg   sync.WaitGroup
+	work *workers
 
 	mu        sync.Mutex
 	sess      *Session // the bound session, nil while down
@@ -82,7 +83,7 @@ func NewUplink(cfg UplinkConfig, c Core, log *slog.Logger, m *Metrics) *Uplink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{})}
+	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{}), work: newWorkers()}
 }
 
 // Bound reports whether the uplink has a bound session right now.
@@ -158,6 +159,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		<-sess.Done()
 	}
 	u.wg.Wait()
+	u.work.stop()
 	return nil
 }
 
@@ -352,7 +354,7 @@ func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
 		return
 	}
 	u.wg.Add(1)
-	go func() {
+	u.work.run(func() {
 		defer u.wg.Done()
 		for _, r := range recs {
 			if _, _, err := u.core.Submit(context.Background(), r, false); err != nil {
@@ -362,7 +364,7 @@ func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
 		}
 		u.m.submitted(st)
 		answer(st)
-	}()
+	})
 }
 
 // receipt handles a delivery receipt from the upstream. The receipted id
