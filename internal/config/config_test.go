@@ -62,6 +62,17 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[core]\npeer_window = 0\n", "core.peer_window"},
 		{"[core]\ndefault_validity = \"200h\"\n", "core.default_validity"},
 		{"[core]\nsocket_mode = \"rw\"\n", "core.socket_mode"},
+		{"[smpp]\nlisten = \"2775\"\n", "smpp.listen"},
+		{"[smpp]\ntls_listen = \"127.0.0.1:3550\"\n", "smpp.tls_listen"},
+		{"[smpp]\nmax_pdu = 10\n", "smpp.max_pdu"},
+		{"[smpp]\nwindow = 0\n", "smpp.window"},
+		{"[smpp]\ninactivity = \"10s\"\n", "smpp.inactivity"},
+		{"[smpp]\nsystem_id = \"a-very-long-system-id\"\n", "smpp.system_id"},
+		{"[uplink]\nhost = \"smsc.example\"\nport = 0\nsystem_id = \"sb\"\n", "uplink.port"},
+		{"[uplink]\nhost = \"smsc.example\"\n", "uplink.system_id"},
+		{"[uplink]\nhost = \"smsc.example\"\nsystem_id = \"sb\"\npassword = \"longer-than-8\"\n", "uplink.password"},
+		{"[uplink]\nreconnect_min = \"2m\"\n", "uplink.reconnect_min"},
+		{"[uplink]\nwindow = 0\nhost = \"smsc.example\"\nsystem_id = \"sb\"\n", "uplink.window"},
 	}
 	for _, tc := range cases {
 		p := writeConfig(t, tc.text)
