@@ -340,8 +340,9 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 
 // mo admits an SM from the outside world (§2.4: source class upstream).
 func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
-	// An esm_class type other than "default" is not an MO; the
-	// conversion refuses it, so strip nothing here.
+	// registered_delivery on a deliver_sm asks for an SME acknowledgement,
+	// which we do not send: we make no status report toward the upstream.
+	in.regDelivery = 0
 	recs, st := in.records(pms.ClassUpstream, "", uint16(u.ref.Add(1)), time.Now())
 	if st == pdu.StatusSubmitFail {
 		// Toward an SMSC, "we can never take this" is the permanent
