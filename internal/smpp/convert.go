@@ -2,7 +2,9 @@ package smpp
 
 import (
 	"errors"
+	"hash/fnv"
 	"strconv"
+	"strings"
 	"time"
 
 	"switchboard/internal/core"
@@ -42,7 +44,9 @@ func addrFromSMPP(a pdu.Address) (pms.Address, bool) {
 		if !ok || n == 0 || n > pms.MaxAlphaSeptet {
 			return out, false
 		}
-		out.Digits = a.Addr
+		// Cloned: the decoded PDU's strings share one allocation, and the
+		// core keeps addresses for as long as the SM is active.
+		out.Digits = strings.Clone(a.Addr)
 		return out, true
 	}
 	d := a.Addr
@@ -61,7 +65,7 @@ func addrFromSMPP(a pdu.Address) (pms.Address, bool) {
 			return out, false
 		}
 	}
-	out.Digits = d
+	out.Digits = strings.Clone(d)
 	return out, true
 }
 
@@ -90,10 +94,31 @@ func inboundSM(sm *pdu.SM) inbound {
 	}
 }
 
+// concatRef is the concatenation reference for a message that must be
+// split. It is derived from the message itself, not counted, so that an
+// ESME's retry of a long message (after a lost response, or a part the
+// core refused) makes the same parts, which the core's duplicate detection
+// then recognises (docs/core.md).
+func (in *inbound) concatRef(peer string) uint16 {
+	h := fnv.New32a()
+	h.Write([]byte(peer))
+	h.Write([]byte{0, in.src.TON, in.src.NPI})
+	h.Write([]byte(in.src.Addr))
+	h.Write([]byte{0, in.dst.TON, in.dst.NPI})
+	h.Write([]byte(in.dst.Addr))
+	h.Write([]byte{0, in.dataCoding, in.esm})
+	h.Write(in.shortMessage)
+	if v, ok := in.tlvs.Get(pdu.TagMessagePayload); ok {
+		h.Write(v)
+	}
+	v := h.Sum32()
+	return uint16(v ^ v>>16)
+}
+
 // records turns an inbound message into the store records the core
-// admits: one per part. A bad field gives the SMPP status to answer with.
-// ref is the concatenation reference used if the message must be split.
-func (in *inbound) records(class pms.Class, peer string, ref uint16, now time.Time) ([]*pms.Record, pdu.Status) {
+// admits: one per part, at most maxParts. A bad field gives the SMPP
+// status to answer with.
+func (in *inbound) records(class pms.Class, peer string, maxParts int, now time.Time) ([]*pms.Record, pdu.Status) {
 	src, ok := addrFromSMPP(in.src)
 	if !ok {
 		return nil, pdu.StatusInvSrcAdr
@@ -137,7 +162,7 @@ func (in *inbound) records(class pms.Class, peer string, ref uint16, now time.Ti
 		}
 		m.SAR = &smdata.SAR{Ref: r, Total: t, Seq: q}
 	}
-	parts, err := smdata.ToParts(m, smdata.Options{Ref: ref})
+	parts, err := smdata.ToParts(m, smdata.Options{Ref: in.concatRef(peer), MaxParts: maxParts})
 	if err != nil {
 		return nil, dataStatus(err)
 	}

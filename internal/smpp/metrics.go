@@ -82,8 +82,18 @@ func (m *Metrics) pduOut(c pdu.CommandID) {
 
 func (m *Metrics) responseIn(st pdu.Status) {
 	if m != nil {
-		m.respStatus.WithLabelValues(st.String()).Inc()
+		m.respStatus.WithLabelValues(statusLabel(st)).Inc()
 	}
+}
+
+// statusLabel is a status as a metric label. A far end can send any
+// 32-bit value: unknown ones share one label, so it cannot make us grow a
+// series per value.
+func statusLabel(st pdu.Status) string {
+	if st.Known() {
+		return st.String()
+	}
+	return "other"
 }
 
 func (m *Metrics) malformed(reason string) {
@@ -118,7 +128,7 @@ func (m *Metrics) bindFailed(reason string) {
 
 func (m *Metrics) submitted(st pdu.Status) {
 	if m != nil {
-		m.submits.WithLabelValues(st.String()).Inc()
+		m.submits.WithLabelValues(statusLabel(st)).Inc()
 	}
 }
 

@@ -39,6 +39,12 @@ type ServerConfig struct {
 	// and sends more gets ESME_RTHROTTLED for the excess instead of
 	// growing our memory without bound.
 	MaxInFlight int
+	// MaxParts bounds the records one message may become (default 16):
+	// a 64 KiB message_payload would otherwise be 255 store writes.
+	MaxParts int
+	// DrainTimeout bounds how long an unbind (ours at shutdown, or the
+	// peer's) waits for the answers still owed to the peer (default 10s).
+	DrainTimeout time.Duration
 	// Text says how stored text is put on the wire to peers.
 	Text smdata.OutOptions
 }
@@ -58,6 +64,17 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 1000
+	}
+	if c.MaxParts <= 0 || c.MaxParts > 255 {
+		c.MaxParts = 16
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 10 * time.Second
+	}
+	if c.Session.MaxPDUBeforeBind <= 0 {
+		// A bind is about a hundred octets; nothing longer is legitimate
+		// before one.
+		c.Session.MaxPDUBeforeBind = 1024
 	}
 	c.Session = c.Session.withDefaults()
 	return c
@@ -82,10 +99,11 @@ type Server struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	authSem chan struct{}
-	ref     atomic.Uint32 // concatenation references for split messages
-	wg      sync.WaitGroup
-	work    *workers
+	authSem  chan struct{}
+	wg       sync.WaitGroup
+	work     *workers
+	draining atomic.Bool   // Shutdown has begun: no new submits
+	quit     chan struct{} // closed by Shutdown
 
 	mu       sync.Mutex
 	closing  bool
@@ -105,6 +123,7 @@ func NewServer(cfg ServerConfig, c Core, auth Authenticator, log *slog.Logger, m
 		cfg: cfg, core: c, auth: auth, log: log, m: m,
 		authSem:  make(chan struct{}, cfg.AuthConcurrency),
 		work:     newWorkers(),
+		quit:     make(chan struct{}),
 		lns:      map[net.Listener]struct{}{},
 		sessions: map[*Session]struct{}{},
 		peers:    map[string]*peerLink{},
@@ -127,7 +146,9 @@ func (s *Server) gate(peer string) *answerGate {
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("smpp: server closed")
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. A failing accept (no
+// file descriptors left during a connection flood) is retried with backoff,
+// as net/http does, rather than ending the listener.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -137,23 +158,37 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.lns, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			delete(s.lns, ln)
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
+		if err == nil {
+			delay = 0
+			s.start(conn)
+			continue
+		}
+		select {
+		case <-s.quit:
+			return ErrServerClosed
+		default:
+		}
+		if errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("smpp accept: %w", err)
 		}
-		s.start(conn)
+		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+		s.m.bindFailed("accept_error")
+		s.log.Warn("smpp accept failed; retrying", "listen", ln.Addr().String(), "error", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.quit:
+			t.Stop()
+			return ErrServerClosed
+		}
 	}
 }
 
@@ -162,7 +197,7 @@ type serverSession struct {
 	peer      string
 	gate      *answerGate
 	bindTimer *time.Timer
-	inflight  atomic.Int32
+	owed      owed // answers still owed: submits the core is working on
 }
 
 func (s *Server) start(conn net.Conn) {
@@ -196,10 +231,15 @@ func (s *Server) start(conn net.Conn) {
 	}()
 }
 
-// Shutdown stops accepting, unbinds every session (waiting for the
-// unbind_resp at most until ctx ends), and waits for the work in flight.
+// Shutdown stops accepting, refuses new submits, lets every session's
+// owed answers go out, unbinds it (waiting for the unbind_resp at most
+// until ctx ends), and waits for the work in flight.
 func (s *Server) Shutdown(ctx context.Context) {
+	s.draining.Store(true)
 	s.mu.Lock()
+	if !s.closing {
+		close(s.quit)
+	}
 	s.closing = true
 	for ln := range s.lns {
 		ln.Close()
@@ -218,12 +258,23 @@ func (s *Server) Shutdown(ctx context.Context) {
 				sess.Close()
 				return
 			}
+			// An accepted message whose response is lost is sent again
+			// by the peer: answer everything first.
+			sess.Value.(*serverSession).owed.wait(ctx)
 			sess.Unbind(ctx)
 		}()
 	}
 	wg.Wait()
 	s.wg.Wait()
 	s.work.stop()
+}
+
+// DrainSession is called when the peer unbinds: the answers still owed go
+// out before the unbind_resp.
+func (s *Server) DrainSession(sess *Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	defer cancel()
+	sess.Value.(*serverSession).owed.wait(ctx)
 }
 
 // HandleRequest dispatches a request from a peer by bind state.
@@ -247,6 +298,13 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, body)
 		} else {
 			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, &pdu.GenericNackBody{})
+		}
+		return
+	}
+	if s.draining.Load() {
+		// Shutting down: the peer should try again elsewhere or later.
+		if body := errorResponse(hd.Command); body != nil {
+			sess.Respond(hd.Sequence, pdu.StatusSysErr, body)
 		}
 		return
 	}
@@ -308,6 +366,9 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 		s.m.bindFailed("credentials")
 		s.log.Info("smpp bind refused", "remote", sess.RemoteAddr().String(), "system_id", b.SystemID, "reason", err.Error())
 		sess.Respond(hd.Sequence, pdu.StatusBindFail, resp)
+		// No second guess on this connection: each costs a password
+		// hash, and a pipelined burst of binds must not buy many.
+		sess.drainAndClose(errBindFailed)
 		return
 	}
 	var state BindState
@@ -322,23 +383,24 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 	ss.bindTimer.Stop()
 	ss.peer = peer
 	ss.gate = s.gate(peer)
-	sess.SetState(state)
+	if !sess.SetState(state) {
+		return // closed meanwhile (the bind timer, a shutdown)
+	}
 	resp.TLVs = pdu.TLVs{pdu.TLVUint8(pdu.TagSCInterfaceVersion, 0x34)}
 	sess.Respond(hd.Sequence, pdu.StatusOK, resp)
 	s.log.Info("smpp peer bound", "peer", peer, "remote", sess.RemoteAddr().String(), "bind", state.String())
-	if state.CanReceive() {
-		s.attach(sess, peer)
-	}
+	s.attach(sess, peer, state.CanReceive())
 }
+
+var errBindFailed = errors.New("smpp: bind refused")
 
 // submit admits one message from a peer. The core's durable write takes a
 // group commit, so the work leaves the reader at once and the response is
 // sent when the last record is on disk; responses may overtake each other,
 // which SMPP allows.
 func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inbound, answer func(id string, st pdu.Status)) {
-	recs, st := in.records(pms.ClassDownstream, ss.peer, uint16(s.ref.Add(1)), time.Now())
-	if st == pdu.StatusOK && ss.inflight.Add(1) > int32(s.cfg.MaxInFlight) {
-		ss.inflight.Add(-1)
+	recs, st := in.records(pms.ClassDownstream, ss.peer, s.cfg.MaxParts, time.Now())
+	if st == pdu.StatusOK && !ss.owed.add(len(recs), s.cfg.MaxInFlight) {
 		st = pdu.StatusThrottled
 	}
 	if st != pdu.StatusOK {
@@ -350,18 +412,19 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 	tk := ss.gate.enter()
 	s.work.run(func() {
 		defer s.wg.Done()
-		defer ss.inflight.Add(-1)
 		id, st := s.admit(recs)
 		s.m.submitted(st)
 		answer(id, st)
 		tk.leave()
+		ss.owed.done(len(recs))
 	})
 }
 
 // admit hands records to the core in order and returns the first one's id.
 // A rejection of a later part leaves the earlier parts admitted: they are
-// durable and will be delivered, as the ESME's retry of the whole message
-// will be deduplicated against them.
+// durable and will be delivered, and the ESME's retry of the whole message
+// is recognised as a duplicate of them, since a split message's
+// concatenation reference is derived from its content (concatRef).
 func (s *Server) admit(recs []*pms.Record) (string, pdu.Status) {
 	var first uint64
 	for i, r := range recs {
@@ -389,6 +452,7 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 	}
 	var jobs []job
 	var failed []pdu.UnsuccessSME
+	weight := 0
 	now := time.Now()
 	for _, d := range b.Dests {
 		if d.IsDistList {
@@ -397,17 +461,25 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 		}
 		in := inbound{src: b.Source, dst: d.Addr, esm: b.ESMClass, pid: b.ProtocolID, regDelivery: b.RegisteredDelivery,
 			dataCoding: b.DataCoding, validity: b.ValidityPeriod, shortMessage: b.ShortMessage, tlvs: b.TLVs}
-		recs, st := in.records(pms.ClassDownstream, ss.peer, uint16(s.ref.Add(1)), now)
+		recs, st := in.records(pms.ClassDownstream, ss.peer, s.cfg.MaxParts, now)
 		if st != pdu.StatusOK {
 			failed = append(failed, pdu.UnsuccessSME{Addr: d.Addr, Status: st})
 			continue
 		}
 		jobs = append(jobs, job{d.Addr, recs})
+		weight += len(recs)
+	}
+	// Every record counts against the session's bound, so a
+	// submit_multi of 254 destinations weighs what 254 submits do.
+	if !ss.owed.add(weight, s.cfg.MaxInFlight) {
+		sess.Respond(seq, pdu.StatusThrottled, &pdu.SubmitMultiRespBody{})
+		return
 	}
 	s.wg.Add(1)
 	tk := ss.gate.enter()
 	s.work.run(func() {
 		defer s.wg.Done()
+		defer ss.owed.done(weight)
 		defer tk.leave()
 		var id string
 		for _, j := range jobs {
@@ -440,21 +512,28 @@ type peerLink struct {
 	reg   *core.Registration
 
 	// Guarded by srv.mu.
-	rx   []*Session
+	all  []*Session // every bound session of the peer
+	rx   []*Session // those that can receive
 	next int
 }
 
-// attach adds a receiving session to its peer and makes sure the peer is
-// registered with the core and up.
-func (s *Server) attach(sess *Session, peer string) {
+// attach adds a bound session to its peer; a receiving one makes sure the
+// peer is registered with the core and up.
+func (s *Server) attach(sess *Session, peer string, rx bool) {
 	s.mu.Lock()
 	l := s.peers[peer]
 	if l == nil {
 		l = &peerLink{srv: s, name: peer}
 		s.peers[peer] = l
 	}
-	l.rx = append(l.rx, sess)
+	l.all = append(l.all, sess)
+	if rx {
+		l.rx = append(l.rx, sess)
+	}
 	s.mu.Unlock()
+	if !rx {
+		return
+	}
 
 	l.regMu.Lock()
 	defer l.regMu.Unlock()
@@ -478,6 +557,15 @@ func (s *Server) attach(sess *Session, peer string) {
 	s.core.SetServiceState(reg, true)
 }
 
+func without(list []*Session, sess *Session) []*Session {
+	for i, x := range list {
+		if x == sess {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
 // detach removes a session from its peer; the last receiving session's
 // end unregisters the peer, and the core takes back what was in flight.
 func (s *Server) detach(sess *Session, ss *serverSession) {
@@ -490,12 +578,8 @@ func (s *Server) detach(sess *Session, ss *serverSession) {
 		s.mu.Unlock()
 		return
 	}
-	for i, x := range l.rx {
-		if x == sess {
-			l.rx = append(l.rx[:i], l.rx[i+1:]...)
-			break
-		}
-	}
+	l.all = without(l.all, sess)
+	l.rx = without(l.rx, sess)
 	empty := len(l.rx) == 0
 	s.mu.Unlock()
 	if !empty {
@@ -526,6 +610,18 @@ func (l *peerLink) pick() *Session {
 	return nil
 }
 
+// flushAll waits until every session of the peer has written what it has
+// queued: a receipt must not reach the peer on one session before the
+// submit_sm_resp it reports on, still queued on another, is out.
+func (l *peerLink) flushAll(ctx context.Context) {
+	l.srv.mu.Lock()
+	all := append([]*Session(nil), l.all...)
+	l.srv.mu.Unlock()
+	for _, sess := range all {
+		sess.Flush(ctx)
+	}
+}
+
 // DeliverToPeer sends one SM to the peer as deliver_sm: an ordinary SM, or
 // a delivery receipt when the record is one of the core's status reports.
 func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
@@ -543,6 +639,7 @@ func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.Re
 		if err := l.srv.gate(l.name).wait(ctx); err != nil {
 			return "", 0, err
 		}
+		l.flushAll(ctx)
 	} else {
 		var err error
 		if sm, err = outboundSM(pdu.DeliverSM, &r, l.srv.cfg.Text); err != nil {
@@ -550,18 +647,34 @@ func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.Re
 			return "", coresock.StatusPermanentFailure, nil
 		}
 	}
-	sess := l.pick()
-	if sess == nil {
-		return "", coresock.StatusTemporaryFailure, nil
+	// A session that ends under the call is no verdict on the SM: try the
+	// peer's other receiving sessions before giving it back.
+	for {
+		sess := l.pick()
+		if sess == nil {
+			return "", coresock.StatusTemporaryFailure, nil
+		}
+		resp, err := sess.Call(ctx, sm)
+		switch {
+		case errors.Is(err, ErrClosed):
+			continue
+		case errors.Is(err, ErrTimeout):
+			// A peer that does not answer a deliver_sm in the response
+			// timeout is broken, and every further try would end the
+			// same way: cut the session, and the core takes its SMs
+			// back when it was the last.
+			l.srv.m.delivered("no_response")
+			l.srv.log.Warn("smpp peer did not answer a deliver_sm: session cut", "peer", l.name)
+			sess.closeWith(err)
+			return "", 0, err
+		case err != nil:
+			l.srv.m.delivered("no_response")
+			return "", 0, err
+		}
+		st := peerStatus(resp.Header.Status)
+		l.srv.m.delivered(st.String())
+		return "", st, nil
 	}
-	resp, err := sess.Call(ctx, sm)
-	if err != nil {
-		l.srv.m.delivered("no_response")
-		return "", 0, err
-	}
-	st := peerStatus(resp.Header.Status)
-	l.srv.m.delivered(st.String())
-	return "", st, nil
 }
 
 // peerStatus maps the far end's answer to a delivery into the core's

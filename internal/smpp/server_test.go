@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,8 +34,10 @@ const (
 
 // world is a running switchboard with two SMPP peers provisioned.
 type world struct {
+	dir  string
 	srv  *server.Server
 	addr string
+	stop func() // shuts the server down and waits for it
 }
 
 func startWorld(t *testing.T, tweak func(*config.Config)) *world {
@@ -85,13 +88,18 @@ func startWorld(t *testing.T, tweak func(*config.Config)) *world {
 		cancel()
 		t.Fatalf("server did not start: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return &world{srv: s, addr: s.SMPPAddrs()[0].String()}
+	w := &world{dir: c.DataDir, srv: s, addr: s.SMPPAddrs()[0].String()}
+	var once sync.Once
+	w.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				t.Errorf("server: %v", err)
+			}
+		})
+	}
+	t.Cleanup(w.stop)
+	return w
 }
 
 // record reads a stored record.
@@ -194,9 +202,17 @@ func TestBindRules(t *testing.T) {
 	if st := e.bind(pdu.BindTransceiver, "pa", "wrong"); st != pdu.StatusBindFail {
 		t.Fatalf("wrong password: %v, want ESME_RBINDFAIL", st)
 	}
+	// A refused bind ends the connection: each try costs a password hash.
+	select {
+	case <-e.s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open after a refused bind")
+	}
+	e = dialESME(t, w.addr)
 	if st := e.bind(pdu.BindTransceiver, "nobody", "secret"); st != pdu.StatusBindFail {
 		t.Fatalf("unknown system_id: %v, want ESME_RBINDFAIL", st)
 	}
+	e = dialESME(t, w.addr)
 	if st := e.bind(pdu.BindTransceiver, "pa", "secret"); st != pdu.StatusOK {
 		t.Fatalf("bind: %v", st)
 	}

@@ -73,6 +73,11 @@ type SessionConfig struct {
 	// ESME_RINVCMDLEN and the session is closed, since the stream cannot
 	// be resynchronised.
 	MaxPDU int
+	// MaxPDUBeforeBind, if set, is the largest PDU accepted while the
+	// session is not bound. The server sets it low (a bind is about a
+	// hundred octets), so an unbound connection cannot make it allocate
+	// MaxPDU; clients leave it 0.
+	MaxPDUBeforeBind int
 	// Window is how many requests this side may have outstanding
 	// (default 100). Call waits for a free slot.
 	Window int
@@ -126,8 +131,19 @@ type RequestHandler interface {
 	HandleRequest(s *Session, p pdu.PDU)
 }
 
+// Drainer is implemented by a RequestHandler that answers requests
+// asynchronously. When the far end unbinds, the session calls DrainSession
+// before it sends unbind_resp and closes, so that the answers still owed
+// (a submit the core is writing right now) go out first; an accepted
+// message whose response is lost would be sent again. DrainSession bounds
+// its own wait.
+type Drainer interface {
+	DrainSession(s *Session)
+}
+
 // call is one request of ours waiting for its response.
 type call struct {
+	cmd      pdu.CommandID // the request's command: only its response (or generic_nack) completes it
 	done     chan struct{}
 	resp     pdu.PDU
 	err      error
@@ -200,8 +216,19 @@ func (s *Session) RemoteAddr() net.Addr { return s.conn.RemoteAddr() }
 func (s *Session) State() BindState { return BindState(s.state.Load()) }
 
 // SetState moves the session to a new bind state; the bind logic of the
-// server and the uplink decides when.
-func (s *Session) SetState(b BindState) { s.state.Store(uint32(b)) }
+// server and the uplink decides when. A closed session stays closed: the
+// result says whether the state was set.
+func (s *Session) SetState(b BindState) bool {
+	for {
+		cur := s.state.Load()
+		if BindState(cur) == StateClosed {
+			return b == StateClosed
+		}
+		if s.state.CompareAndSwap(cur, uint32(b)) {
+			return true
+		}
+	}
+}
 
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.closed }
@@ -260,6 +287,26 @@ func (s *Session) Unbind(ctx context.Context) {
 	s.drainAndClose(nil)
 }
 
+// Flush waits until everything queued so far is written to the socket.
+func (s *Session) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case s.out <- outItem{flushed: done}:
+	case <-s.closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // outItem is one entry of the writer's queue: an encoded PDU, or a flush
 // marker whose channel the writer closes once everything queued before it
 // is on the socket.
@@ -307,9 +354,11 @@ func (s *Session) Call(ctx context.Context, body pdu.Body) (pdu.PDU, error) {
 		return pdu.PDU{}, ctx.Err()
 	}
 	defer func() { <-s.window }()
-	c := &call{done: make(chan struct{}), deadline: time.Now().Add(s.cfg.ResponseTimeout)}
+	cmd := body.CommandID()
+	c := &call{cmd: cmd, done: make(chan struct{}), deadline: time.Now().Add(s.cfg.ResponseTimeout)}
 	s.mu.Lock()
-	if s.State() == StateClosed {
+	if st := s.State(); st == StateClosed || st == StateUnbinding && cmd != pdu.Unbind {
+		// Nothing new once an unbind has started (§4.2).
 		s.mu.Unlock()
 		return pdu.PDU{}, ErrClosed
 	}
@@ -374,7 +423,7 @@ func (s *Session) send(p pdu.PDU) error {
 // than one per PDU.
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
-	w := bufio.NewWriterSize(s.conn, 64*1024)
+	w := bufio.NewWriterSize(s.conn, 16*1024)
 	var markers []chan struct{}
 	for {
 		var it outItem
@@ -446,15 +495,22 @@ func (s *Session) readLoop() {
 		}
 		s.closeWith(err)
 	}()
-	// buf[start:end] holds bytes read but not yet framed. Complete PDUs are
-	// decoded in place (Decode copies what it keeps), and the partial
+	// buf[start:end] holds bytes read but not yet framed. Complete PDUs
+	// are decoded in place (Decode copies what it keeps) and the partial
 	// tail is moved to the front before the next read, so the buffer is
-	// reused rather than reallocated.
-	buf := make([]byte, 64*1024)
+	// reused rather than reallocated. It starts small, since a connection
+	// that never binds should cost little, and grows to what the PDUs
+	// need.
+	buf := make([]byte, 4096)
 	start, end := 0, 0
+	var rerr error
 	for {
 		for {
-			n, err := pdu.Frame(buf[start:end], s.cfg.MaxPDU)
+			maxPDU := s.cfg.MaxPDU
+			if s.cfg.MaxPDUBeforeBind > 0 && s.State() == StateOpen {
+				maxPDU = min(maxPDU, s.cfg.MaxPDUBeforeBind)
+			}
+			n, err := pdu.Frame(buf[start:end], maxPDU)
 			if err != nil {
 				s.m.malformed("command_length")
 				s.log.Warn("smpp framing error: session closed", "remote", s.conn.RemoteAddr().String(), "error", err)
@@ -472,28 +528,43 @@ func (s *Session) readLoop() {
 			}
 			start += n
 		}
+		// Bytes that came with an error (TLS returns data and EOF
+		// together) have been handled above; now the error counts.
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) && !errors.Is(rerr, net.ErrClosed) {
+				s.closeWith(fmt.Errorf("read: %w", rerr))
+			}
+			return
+		}
 		if start == end {
 			start, end = 0, 0
 		} else if start > 0 {
 			end = copy(buf, buf[start:end])
 			start = 0
 		}
-		if need, ok := peekLength(buf[:end]); ok && need > len(buf) {
-			// Frame has checked need against MaxPDU.
-			nb := make([]byte, need)
+		need := len(buf)
+		if end == len(buf) {
+			need = 2 * len(buf)
+		}
+		if n, ok := peekLength(buf[:end]); ok && n > need {
+			need = n // Frame has checked it against the maximum.
+		}
+		if need > len(buf) {
+			nb := make([]byte, max(need, min(2*len(buf), readBufMax)))
 			copy(nb, buf[:end])
 			buf = nb
 		}
-		n, err := s.conn.Read(buf[end:])
+		var n int
+		n, rerr = s.conn.Read(buf[end:])
 		end += n
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				s.closeWith(fmt.Errorf("read: %w", err))
-			}
-			return
-		}
 	}
 }
+
+const (
+	// readBufMax is how far the read buffer grows for batching alone; a
+	// larger PDU grows it to its own size.
+	readBufMax = 64 * 1024
+)
 
 // peekLength returns the command_length at the start of buf, if readable.
 func peekLength(buf []byte) (int, bool) {
@@ -522,6 +593,9 @@ func (s *Session) dispatch(b []byte) {
 		s.Respond(p.Header.Sequence, pdu.StatusOK, &pdu.EnquireLinkRespBody{})
 	case pdu.Unbind:
 		s.SetState(StateUnbinding)
+		if d, ok := s.h.(Drainer); ok {
+			d.DrainSession(s)
+		}
 		s.Respond(p.Header.Sequence, pdu.StatusOK, &pdu.UnbindRespBody{})
 		// On the reader goroutine: the writer puts the response out,
 		// then the session ends and the read loop with it.
@@ -546,13 +620,14 @@ func (s *Session) decodeError(err error) {
 		return
 	}
 	hd := de.Header
-	s.m.malformed(de.Status.String())
+	s.m.malformed(statusLabel(de.Status))
 	s.log.Debug("smpp PDU rejected", "remote", s.conn.RemoteAddr().String(), "command", hd.Command.String(), "status", de.Status.String())
 	switch {
-	case !hd.Command.Known() || hd.Command == pdu.GenericNack:
-		if hd.Command.IsResponse() && hd.Command.Known() {
-			return
-		}
+	case hd.Command == pdu.GenericNack:
+		// A generic_nack is never answered; a broken one still ends the
+		// call it names.
+		s.complete(pdu.PDU{Header: pdu.Header{Command: pdu.GenericNack, Status: pdu.StatusSysErr, Sequence: hd.Sequence}, Body: &pdu.GenericNackBody{}})
+	case !hd.Command.Known():
 		s.Respond(hd.Sequence, de.Status, &pdu.GenericNackBody{})
 	case hd.Command.IsResponse():
 		// A response we cannot read still completes the call, as a
@@ -595,14 +670,23 @@ func errorResponse(cmd pdu.CommandID) pdu.Body {
 }
 
 // complete hands a response to the call waiting for it.
+// Only the request's own response type or a generic_nack completes it:
+// an enquire_link_resp that happens to carry a deliver_sm's sequence
+// number must not count as that deliver_sm's success. A generic_nack is a
+// failure even if its status says 0.
 func (s *Session) complete(p pdu.PDU) {
+	seq := p.Header.Sequence
 	s.mu.Lock()
-	c := s.pending[p.Header.Sequence]
-	delete(s.pending, p.Header.Sequence)
-	s.mu.Unlock()
-	if c == nil {
+	c := s.pending[seq]
+	if c == nil || p.Header.Command != c.cmd.Response() && p.Header.Command != pdu.GenericNack {
+		s.mu.Unlock()
 		s.m.unmatched()
 		return
+	}
+	delete(s.pending, seq)
+	s.mu.Unlock()
+	if p.Header.Command == pdu.GenericNack && p.Header.Status == pdu.StatusOK {
+		p.Header.Status = pdu.StatusSysErr
 	}
 	c.resp = p
 	close(c.done)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"switchboard/internal/core"
@@ -37,6 +36,11 @@ type UplinkConfig struct {
 	// every submit waits it out, it doubles while the answers continue and
 	// resets on the first accepted submit.
 	ThrottleMin, ThrottleMax time.Duration
+	// MaxInFlight bounds the MOs being admitted at once (default 1000);
+	// more are answered ESME_RTHROTTLED.
+	MaxInFlight int
+	// MaxParts bounds the records one MO may become (default 16).
+	MaxParts int
 	// Text says how stored text is put on the wire.
 	Text smdata.OutOptions
 }
@@ -54,6 +58,12 @@ func (c UplinkConfig) withDefaults() UplinkConfig {
 	if c.ThrottleMax <= 0 {
 		c.ThrottleMax = 10 * time.Second
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 1000
+	}
+	if c.MaxParts <= 0 || c.MaxParts > 255 {
+		c.MaxParts = 16
+	}
 	c.Session = c.Session.withDefaults()
 	return c
 }
@@ -67,7 +77,6 @@ type Uplink struct {
 	core Core
 	log  *slog.Logger
 	m    *Metrics
-	ref  atomic.Uint32
 	wg   sync.WaitGroup
 	work *workers
 
@@ -120,6 +129,15 @@ func (u *Uplink) Run(ctx context.Context) error {
 	}
 	defer u.core.Unregister(reg)
 	backoff := u.cfg.ReconnectMin
+	wait := func() {
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		backoff = min(backoff*2, u.cfg.ReconnectMax)
+	}
 	for ctx.Err() == nil {
 		sess, err := u.connect(ctx)
 		if err != nil {
@@ -127,14 +145,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 				break
 			}
 			u.log.Warn("smpp uplink not bound", "addr", u.cfg.Addr, "error", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-			}
-			backoff = min(backoff*2, u.cfg.ReconnectMax)
+			wait()
 			continue
 		}
-		backoff = u.cfg.ReconnectMin
+		boundAt := time.Now()
 		u.mu.Lock()
 		u.sess = sess
 		close(u.bound)
@@ -148,6 +162,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 			u.log.Warn("smpp uplink lost", "addr", u.cfg.Addr, "error", sess.Err())
 		case <-ctx.Done():
 			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// MOs on disk must get their deliver_sm_resp before we go,
+			// or the upstream delivers them again.
+			sess.Value.(*owed).wait(uctx)
 			sess.Unbind(uctx)
 			cancel()
 		}
@@ -157,6 +174,15 @@ func (u *Uplink) Run(ctx context.Context) error {
 		u.sess = nil
 		u.mu.Unlock()
 		<-sess.Done()
+		// The backoff starts again only after a session that lasted: an
+		// upstream that takes the bind and drops us at once must not be
+		// hammered.
+		if time.Since(boundAt) >= u.cfg.ReconnectMax {
+			backoff = u.cfg.ReconnectMin
+		}
+		if ctx.Err() == nil {
+			wait()
+		}
 	}
 	u.wg.Wait()
 	u.work.stop()
@@ -179,6 +205,7 @@ func (u *Uplink) connect(ctx context.Context) (*Session, error) {
 		return nil, err
 	}
 	sess := NewSession(conn, u.cfg.Session, u, u.log, u.m)
+	sess.Value = &owed{}
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
@@ -193,12 +220,14 @@ func (u *Uplink) connect(ctx context.Context) (*Session, error) {
 	if err == nil && resp.Header.Status != pdu.StatusOK {
 		err = resp.Header.Status
 	}
+	if err == nil && !sess.SetState(StateBoundTRX) {
+		err = ErrClosed
+	}
 	if err != nil {
 		sess.Close()
 		<-sess.Done()
 		return nil, err
 	}
-	sess.SetState(StateBoundTRX)
 	return sess, nil
 }
 
@@ -302,6 +331,14 @@ func (u *Uplink) unthrottled() {
 	u.mu.Unlock()
 }
 
+// DrainSession lets the deliver_sm_resp still owed go out before we answer
+// the upstream's unbind.
+func (u *Uplink) DrainSession(sess *Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sess.Value.(*owed).wait(ctx)
+}
+
 // HandleRequest takes what the upstream sends us: MO messages and
 // receipts as deliver_sm or data_sm.
 func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
@@ -318,12 +355,12 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 			return
 		}
 		in := inboundSM(b)
-		u.mo(&in, func(st pdu.Status) {
+		u.mo(sess, &in, func(st pdu.Status) {
 			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
 		})
 	case *pdu.DataSMBody:
 		in := inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
-		u.mo(&in, func(st pdu.Status) {
+		u.mo(sess, &in, func(st pdu.Status) {
 			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{})
 		})
 	case *pdu.AlertNotificationBody:
@@ -339,15 +376,19 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 }
 
 // mo admits an SM from the outside world (§2.4: source class upstream).
-func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
+func (u *Uplink) mo(sess *Session, in *inbound, answer func(pdu.Status)) {
 	// registered_delivery on a deliver_sm asks for an SME acknowledgement,
 	// which we do not send: we make no status report toward the upstream.
 	in.regDelivery = 0
-	recs, st := in.records(pms.ClassUpstream, "", uint16(u.ref.Add(1)), time.Now())
+	recs, st := in.records(pms.ClassUpstream, "", u.cfg.MaxParts, time.Now())
 	if st == pdu.StatusSubmitFail {
 		// Toward an SMSC, "we can never take this" is the permanent
 		// application error.
 		st = pdu.StatusPermAppErr
+	}
+	ow := sess.Value.(*owed)
+	if st == pdu.StatusOK && !ow.add(len(recs), u.cfg.MaxInFlight) {
+		st = pdu.StatusThrottled
 	}
 	if st != pdu.StatusOK {
 		u.m.submitted(st)
@@ -357,6 +398,7 @@ func (u *Uplink) mo(in *inbound, answer func(pdu.Status)) {
 	u.wg.Add(1)
 	u.work.run(func() {
 		defer u.wg.Done()
+		defer ow.done(len(recs))
 		for _, r := range recs {
 			if _, _, err := u.core.Submit(context.Background(), r, false); err != nil {
 				st = coreStatus(err)
