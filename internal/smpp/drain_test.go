@@ -3,8 +3,8 @@ package smpp_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
