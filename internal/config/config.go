@@ -51,6 +51,8 @@ type SMPP struct {
 	ResponseTimeout Duration `toml:"response_timeout"`
 	BindTimeout     Duration `toml:"bind_timeout"`
 	MaxSessions     int      `toml:"max_sessions"`
+	MaxInFlight     int      `toml:"max_in_flight"`
+	MaxParts        int      `toml:"max_parts"`
 }
 
 // Uplink configures the SMPP client to the upstream SMSC.
@@ -292,6 +294,12 @@ func (c *Config) validateSMPP(bad func(key, format string, args ...any) error) e
 	}
 	if sm.MaxSessions < 1 {
 		return bad("smpp.max_sessions", "must be positive")
+	}
+	if sm.MaxInFlight < 1 || sm.MaxInFlight > 100000 {
+		return bad("smpp.max_in_flight", "%d is not between 1 and 100000", sm.MaxInFlight)
+	}
+	if sm.MaxParts < 1 || sm.MaxParts > 255 {
+		return bad("smpp.max_parts", "%d is not between 1 and 255", sm.MaxParts)
 	}
 	up := &c.Uplink
 	for key, d := range map[string]time.Duration{

@@ -51,6 +51,8 @@ func (s *Server) startSMPP(table *atomic.Pointer[numbering.Table]) (*smppService
 		Session:     sessCfg,
 		BindTimeout: c.BindTimeout.Duration,
 		MaxSessions: c.MaxSessions,
+		MaxInFlight: c.MaxInFlight,
+		MaxParts:    c.MaxParts,
 	}, s.core, auth, s.log.With("service", "smpp"), m)
 	var lns []net.Listener
 	fail := func(err error) (*smppService, error) {
