@@ -14,6 +14,7 @@ import (
 type Core interface {
 	Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (index uint64, duplicate bool, err error)
 	Cancel(ctx context.Context, sel core.Selector) error
+	Lookup(ctx context.Context, index uint64) (core.SMInfo, error)
 	Register(h core.Handler, role core.Role, name string) (*core.Registration, error)
 	SetServiceState(reg *core.Registration, up bool)
 	Unregister(reg *core.Registration)

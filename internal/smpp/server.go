@@ -326,9 +326,14 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 	case *pdu.SubmitMultiBody:
 		s.submitMulti(sess, ss, hd.Sequence, b)
 	case *pdu.QuerySMBody:
-		sess.Respond(hd.Sequence, pdu.StatusQueryFail, &pdu.QuerySMRespBody{})
+		s.later(ss, func() {
+			st, body := s.query(ss.peer, b)
+			sess.Respond(hd.Sequence, st, body)
+		}, func() { sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.QuerySMRespBody{}) })
 	case *pdu.CancelSMBody:
-		sess.Respond(hd.Sequence, pdu.StatusCancelFail, &pdu.CancelSMRespBody{})
+		s.later(ss, func() {
+			sess.Respond(hd.Sequence, s.cancel(ss.peer, b), &pdu.CancelSMRespBody{})
+		}, func() { sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.CancelSMRespBody{}) })
 	case *pdu.ReplaceSMBody:
 		sess.Respond(hd.Sequence, pdu.StatusReplaceFail, &pdu.ReplaceSMRespBody{})
 	default:
@@ -499,6 +504,78 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 		}
 		sess.Respond(seq, st, &pdu.SubmitMultiRespBody{MessageID: id, Unsuccess: failed})
 	})
+}
+
+// later runs f off the reader, as an answer the session owes; past the
+// session's in-flight bound, busy answers at once instead.
+func (s *Server) later(ss *serverSession, f, busy func()) {
+	if !ss.owed.add(1, s.cfg.MaxInFlight) {
+		busy()
+		return
+	}
+	s.wg.Add(1)
+	s.work.run(func() {
+		defer s.wg.Done()
+		defer ss.owed.done(1)
+		f()
+	})
+}
+
+// own finds an SM by SMPP message id for the peer that submitted it. Any
+// other peer's SM, or an id that names nothing, is the same "invalid
+// message id": a peer learns nothing about others' traffic.
+func (s *Server) own(peer, id string, src pdu.Address) (core.SMInfo, bool) {
+	idx, ok := ParseID(id)
+	if !ok {
+		return core.SMInfo{}, false
+	}
+	info, err := s.core.Lookup(context.Background(), idx)
+	if err != nil || info.SrcClass != pms.ClassDownstream || info.SrcPeer != peer {
+		return core.SMInfo{}, false
+	}
+	if src.Addr != "" {
+		if a, ok := addrFromSMPP(src); !ok || a.Digits != info.Src.Digits {
+			return core.SMInfo{}, false
+		}
+	}
+	return info, true
+}
+
+// query answers query_sm (§4.8) from the core's view of the SM the id
+// names: its first record, for a message stored as several.
+func (s *Server) query(peer string, b *pdu.QuerySMBody) (pdu.Status, pdu.Body) {
+	info, ok := s.own(peer, b.MessageID, b.Source)
+	if !ok {
+		return pdu.StatusInvMsgID, &pdu.QuerySMRespBody{}
+	}
+	resp := &pdu.QuerySMRespBody{MessageID: b.MessageID, MessageState: pdu.StateEnroute, ErrorCode: info.Reason}
+	if !info.Active {
+		_, resp.MessageState = receiptStat(info.Disposition)
+		resp.FinalDate = pdu.FormatAbsolute(info.Discharged)
+	}
+	return pdu.StatusOK, resp
+}
+
+// cancel answers cancel_sm (§4.9) for one message id. Cancel by service
+// type and addresses alone is not offered (ESME_RCANCELFAIL).
+func (s *Server) cancel(peer string, b *pdu.CancelSMBody) pdu.Status {
+	if b.MessageID == "" {
+		return pdu.StatusCancelFail
+	}
+	info, ok := s.own(peer, b.MessageID, b.Source)
+	if !ok {
+		return pdu.StatusInvMsgID
+	}
+	if b.Dest.Addr != "" {
+		if a, ok := addrFromSMPP(b.Dest); !ok || a.Digits != info.Dst.Digits {
+			return pdu.StatusInvMsgID
+		}
+	}
+	if err := s.core.Cancel(context.Background(), core.Selector{ByIndex: true, Index: info.Index}); err != nil {
+		// Already final, or in a handler's hands right now.
+		return pdu.StatusCancelFail
+	}
+	return pdu.StatusOK
 }
 
 // peerLink is one downstream peer as a role handler of the core: the SMs
