@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"context"
 	"errors"
 	"hash/fnv"
 	"strconv"
@@ -343,4 +344,40 @@ func dispositionFromReceipt(stat string, state uint8, hasState bool) (pms.Dispos
 		return pms.Failed, true
 	}
 	return 0, false
+}
+
+// storedSM decodes a record the core hands out and builds the PDU that
+// carries it: cmd (deliver_sm to a peer, submit_sm upstream) for an
+// ordinary SM, a delivery receipt for one of the core's status reports.
+// ok is false for a record that cannot go out at all; the caller fails it
+// permanently.
+func storedSM(cmd pdu.CommandID, raw *[pms.RecordSize]byte, opts smdata.OutOptions) (r pms.Record, sm *pdu.SM, err error) {
+	if err = pms.Decode(raw[:], &r); err != nil {
+		return r, nil, err
+	}
+	if r.StatusReport {
+		var ok bool
+		if sm, ok = receiptSM(&r); !ok {
+			return r, nil, errors.New("malformed status report")
+		}
+		return r, sm, nil
+	}
+	sm, err = outboundSM(cmd, &r, opts)
+	return r, sm, err
+}
+
+// notMT fills the core.Handler methods of the roles a peer-delivery
+// handler does not have; the core never calls them on it.
+type notMT struct{}
+
+func (notMT) FindIMSI(context.Context, string) (string, core.Status, error) {
+	return "", coresock.StatusUnknownType, nil
+}
+
+func (notMT) TransferMT(context.Context, uint64, *[pms.RecordSize]byte) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
+}
+
+func (notMT) CancelMT(context.Context, uint64) (core.Status, error) {
+	return coresock.StatusUnknownType, nil
 }

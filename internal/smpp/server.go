@@ -582,6 +582,7 @@ func (s *Server) cancel(peer string, b *pdu.CancelSMBody) pdu.Status {
 // routed to the peer go out on its receiver and transceiver sessions, in
 // turn.
 type peerLink struct {
+	notMT
 	srv  *Server
 	name string
 
@@ -702,27 +703,17 @@ func (l *peerLink) flushAll(ctx context.Context) {
 // DeliverToPeer sends one SM to the peer as deliver_sm: an ordinary SM, or
 // a delivery receipt when the record is one of the core's status reports.
 func (l *peerLink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
-	var r pms.Record
-	if err := pms.Decode(raw[:], &r); err != nil {
+	r, sm, err := storedSM(pdu.DeliverSM, raw, l.srv.cfg.Text)
+	if err != nil {
+		l.srv.log.Warn("stored SM cannot be put into a deliver_sm", "index", index, "error", err)
 		return "", coresock.StatusPermanentFailure, nil
 	}
-	var sm *pdu.SM
 	if r.StatusReport {
-		var ok bool
-		if sm, ok = receiptSM(&r); !ok {
-			return "", coresock.StatusPermanentFailure, nil
-		}
 		// Not before the peer has the message id it reports on.
 		if err := l.srv.gate(l.name).wait(ctx); err != nil {
 			return "", 0, err
 		}
 		l.flushAll(ctx)
-	} else {
-		var err error
-		if sm, err = outboundSM(pdu.DeliverSM, &r, l.srv.cfg.Text); err != nil {
-			l.srv.log.Warn("stored SM cannot be put into a deliver_sm", "index", index, "error", err)
-			return "", coresock.StatusPermanentFailure, nil
-		}
 	}
 	// A session that ends under the call is no verdict on the SM: try the
 	// peer's other receiving sessions before giving it back.
@@ -765,18 +756,4 @@ func peerStatus(st pdu.Status) core.Status {
 		return coresock.StatusTemporaryFailure
 	}
 	return coresock.StatusPermanentFailure
-}
-
-// FindIMSI, TransferMT and CancelMT belong to other roles; the core never
-// asks a peer handler for them.
-func (l *peerLink) FindIMSI(context.Context, string) (string, core.Status, error) {
-	return "", coresock.StatusUnknownType, nil
-}
-
-func (l *peerLink) TransferMT(context.Context, uint64, *[pms.RecordSize]byte) (core.Status, error) {
-	return coresock.StatusUnknownType, nil
-}
-
-func (l *peerLink) CancelMT(context.Context, uint64) (core.Status, error) {
-	return coresock.StatusUnknownType, nil
 }

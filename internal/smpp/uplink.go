@@ -73,6 +73,7 @@ func (c UplinkConfig) withDefaults() UplinkConfig {
 // leave as submit_sm; deliver_sm from the upstream becomes an SM from the
 // outside world, or, for receipts, discharges our SM.
 type Uplink struct {
+	notMT
 	cfg  UplinkConfig
 	core Core
 	log  *slog.Logger
@@ -243,24 +244,16 @@ func (u *Uplink) current() *Session {
 // the core's call deadline; the upstream's message id comes back to the
 // core, which keeps it for matching the receipt.
 func (u *Uplink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
-	var r pms.Record
-	if err := pms.Decode(raw[:], &r); err != nil {
+	_, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
+	if err != nil {
+		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
 		return "", coresock.StatusPermanentFailure, nil
 	}
-	var sm *pdu.SM
-	if r.StatusReport {
-		var ok bool
-		if sm, ok = receiptSM(&r); !ok {
-			return "", coresock.StatusPermanentFailure, nil
-		}
-		// Upstream, our report on an MO travels as a submit_sm.
-		sm.Cmd = pdu.SubmitSM
-	} else {
-		var err error
-		if sm, err = outboundSM(pdu.SubmitSM, &r, u.cfg.Text); err != nil {
-			u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
-			return "", coresock.StatusPermanentFailure, nil
-		}
+	if sm.ESMClass&0x3C != 0 {
+		// A status report on an SM from the upstream would travel as a
+		// submit_sm with a receipt's esm_class, which SMSCs refuse; mo()
+		// asks for none, so this is a record from elsewhere.
+		return "", coresock.StatusPermanentFailure, nil
 	}
 	for {
 		if err := u.waitPause(ctx); err != nil {
@@ -464,17 +457,4 @@ func cString(b []byte) string {
 		}
 	}
 	return string(b)
-}
-
-// FindIMSI, TransferMT and CancelMT belong to other roles.
-func (u *Uplink) FindIMSI(context.Context, string) (string, core.Status, error) {
-	return "", coresock.StatusUnknownType, nil
-}
-
-func (u *Uplink) TransferMT(context.Context, uint64, *[pms.RecordSize]byte) (core.Status, error) {
-	return coresock.StatusUnknownType, nil
-}
-
-func (u *Uplink) CancelMT(context.Context, uint64) (core.Status, error) {
-	return coresock.StatusUnknownType, nil
 }
