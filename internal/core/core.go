@@ -92,6 +92,9 @@ type sm struct {
 	// heldBy and heldEpoch say which handler, in which epoch, took custody.
 	heldBy    *Registration
 	heldEpoch uint64
+	// lost marks a restored SM for a downstream peer whose name the store
+	// lost: it waits, unqueued, until it expires.
+	lost bool
 	// wmu serializes this SM's state writes to the store, so they land in
 	// the order their snapshots were taken. Lock order: wmu, then Core.mu.
 	wmu sync.Mutex
@@ -122,6 +125,8 @@ type Core struct {
 	m           *Metrics
 	onDischarge func(uint64, pms.Disposition)
 
+	restore restoreState // owned by the goroutine calling Restore and Start
+
 	mu        sync.Mutex
 	closing   bool
 	sms       map[uint64]*sm
@@ -148,10 +153,17 @@ type imsiEntry struct {
 	expires time.Time
 }
 
+// pendingSubmit is an SM being stored, for identical submissions racing
+// it: blocking ones wait on done (made by the first of them: races are
+// rare, so most SMs never need one), asynchronous ones are in waiters.
+// Every field is guarded by Core.mu; the outcome is set before done is
+// closed.
 type pendingSubmit struct {
-	done  chan struct{}
-	index uint64
-	err   error
+	done     chan struct{}
+	index    uint64
+	err      error
+	resolved bool
+	waiters  []func(index uint64, err error)
 }
 
 // Options are what a Core needs besides its Config.
@@ -221,8 +233,16 @@ func (c *Core) Reserve(n int) {
 }
 
 // Restore takes one active record found by the store at startup. It is the
-// visit function of pms.Open.
+// visit function of pms.Open; the SMs are listed and queued by the time
+// Start returns.
+//
+// A restart of a large backlog is spent here (1 M SMs), so the work is split
+// over two goroutines: the store's scan decodes each record and Restore
+// builds its RAM view (its duplicate key, its MSISDN) in that goroutine,
+// while another inserts the views into the core's maps and queues, a batch
+// at a time.
 func (c *Core) Restore(r *pms.Record) error {
+	lost := false
 	if r.DstClass == pms.ClassDownstream && r.State.DstPeer == "" {
 		// The peer's name lives in the state trailer, which a crash in the
 		// middle of an update can reset (docs/pms.md): route the number
@@ -232,24 +252,99 @@ func (c *Core) Restore(r *pms.Record) error {
 		}
 		if r.State.DstPeer == "" {
 			c.log.Warn("active SM for a downstream peer lost its peer; it waits until it expires", "index", r.Index)
+			lost = true
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.newSM(r)
-	if r.DstClass == pms.ClassDownstream && r.State.DstPeer == "" {
-		c.sms[s.index] = s
-		c.m.active.Inc()
-		s.loc = locRetry
-		c.expiries.add(s)
+	s := c.restoreSM()
+	c.fillSM(s, r, nil)
+	s.lost = lost
+	rs := &c.restore
+	if rs.ended {
+		// After Start (not the way it is meant to be used): at once.
+		rs.ch, rs.done = make(chan []*sm, 1), make(chan struct{})
+		go c.insertRestored(rs.ch, rs.done)
+		rs.ch <- []*sm{s}
+		close(rs.ch)
+		<-rs.done
+		rs.ch, rs.done = nil, nil
 		return nil
 	}
-	c.insertLocked(s, r)
+	rs.batch = append(rs.batch, s)
+	if len(rs.batch) == cap(rs.batch) {
+		c.flushRestore(false)
+	}
 	return nil
+}
+
+// restoreSM hands out sm values from chunks, so that restoring a million
+// SMs costs a thousand allocations, not a million. A chunk is freed once
+// every SM in it has been discharged.
+func (c *Core) restoreSM() *sm {
+	rs := &c.restore
+	if len(rs.chunk) == 0 {
+		rs.chunk = make([]sm, 1024)
+	}
+	s := &rs.chunk[0]
+	rs.chunk = rs.chunk[1:]
+	return s
+}
+
+// restoreState is the restore in progress: the batch being filled and the
+// goroutine inserting full ones.
+type restoreState struct {
+	chunk []sm
+	batch []*sm
+	ch    chan []*sm
+	done  chan struct{}
+	ended bool // Start has run
+}
+
+// flushRestore hands the current batch to the inserter; with wait it also
+// ends the restore and waits until everything is inserted.
+func (c *Core) flushRestore(wait bool) {
+	rs := &c.restore
+	if rs.ch == nil && (len(rs.batch) > 0 || !wait) {
+		rs.ch, rs.done = make(chan []*sm, 4), make(chan struct{})
+		go c.insertRestored(rs.ch, rs.done)
+	}
+	if len(rs.batch) > 0 {
+		rs.ch <- rs.batch
+		rs.batch = make([]*sm, 0, 256)
+	} else if rs.batch == nil {
+		rs.batch = make([]*sm, 0, 256)
+	}
+	if wait && rs.ch != nil {
+		close(rs.ch)
+		<-rs.done
+		rs.ch, rs.done, rs.chunk = nil, nil, nil
+	}
+}
+
+func (c *Core) insertRestored(ch <-chan []*sm, done chan<- struct{}) {
+	defer close(done)
+	for batch := range ch {
+		c.mu.Lock()
+		now := c.now()
+		for _, s := range batch {
+			if s.lost {
+				c.sms[s.index] = s
+				s.loc = locRetry
+				if !s.expiry.IsZero() {
+					c.expiries.add(s)
+				}
+				continue
+			}
+			c.insertAtLocked(s, now)
+		}
+		c.mu.Unlock()
+		c.m.active.Add(float64(len(batch)))
+	}
 }
 
 // Start begins delivering with the opened store.
 func (c *Core) Start(store *pms.Store) {
+	c.flushRestore(true)
+	c.restore.ended = true
 	c.store = store
 	c.goRun(c.timerLoop)
 	c.poke()
@@ -265,6 +360,9 @@ func (c *Core) Close() {
 	}
 	c.closing = true
 	c.mu.Unlock()
+	// A restore that never reached Start (the store failed to open) ends
+	// here, so that its goroutine does not outlive the core.
+	c.flushRestore(true)
 	close(c.stop)
 	c.wgMu.Lock()
 	c.wgClosed = true
@@ -272,8 +370,16 @@ func (c *Core) Close() {
 	c.wg.Wait()
 }
 
-func (c *Core) newSM(r *pms.Record) *sm {
-	s := &sm{
+// newSM makes the RAM view of a record. key, if not nil, is its duplicate
+// key, which the caller has just computed; else it is computed here.
+func (c *Core) newSM(r *pms.Record, key *dedupKey) *sm {
+	s := new(sm)
+	c.fillSM(s, r, key)
+	return s
+}
+
+func (c *Core) fillSM(s *sm, r *pms.Record, key *dedupKey) {
+	*s = sm{
 		index:        r.Index,
 		entry:        r.Entry,
 		expiry:       r.Expiry(),
@@ -288,7 +394,10 @@ func (c *Core) newSM(r *pms.Record) *sm {
 		expIdx:       -1,
 		retryIdx:     -1,
 	}
-	if !r.StatusReport {
+	switch {
+	case key != nil:
+		s.key = *key
+	case !r.StatusReport && r.State.Disposition == pms.Active:
 		s.key = c.dedupKey(r)
 	}
 	if r.DstClass == pms.ClassGSM {
@@ -299,19 +408,24 @@ func (c *Core) newSM(r *pms.Record) *sm {
 			s.msisdn = n.E164
 		}
 	}
-	return s
 }
 
 // insertLocked lists a newly active SM and queues it by destination.
-func (c *Core) insertLocked(s *sm, r *pms.Record) {
+func (c *Core) insertLocked(s *sm) {
+	c.insertAtLocked(s, c.now())
+	c.m.active.Inc()
+}
+
+// insertAtLocked is insertLocked with the clock read by the caller and the
+// active gauge left to it, for inserting many at once.
+func (c *Core) insertAtLocked(s *sm, now time.Time) {
 	c.sms[s.index] = s
-	if !s.statusReport && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+	if !s.statusReport && now.Sub(s.entry) < c.cfg.DedupWindow {
 		c.dedup[s.key] = s.index
 	}
 	if !s.expiry.IsZero() {
 		c.expiries.add(s)
 	}
-	c.m.active.Inc()
 	c.enqueueLocked(s)
 }
 
@@ -475,11 +589,21 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 }
 
 func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
+	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
+		return 0, false, rerr
+	}
+	return c.store1(ctx, rec)
+}
+
+// admit applies admission up to the store (§2.4.1–§2.4.4): content,
+// routing, permissions and validity. It fills in what the record is to be
+// stored with: validity, destination class and state trailer.
+func (c *Core) admit(rec *pms.Record, imsiAddressed bool) *Error {
 	if rec.Kind != pms.KindSM {
-		return 0, false, reject(coresock.StatusMalformed, "not a short message")
+		return reject(coresock.StatusMalformed, "not a short message")
 	}
 	if rerr := checkContent(&c.cfg, rec); rerr != nil {
-		return 0, false, rerr
+		return rerr
 	}
 	// Only the core makes status reports, and only the request's flag
 	// makes an SM IMSI-addressed.
@@ -489,17 +613,17 @@ func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 	imsi := ""
 	if imsiAddressed {
 		if rec.SrcClass != pms.ClassLocal {
-			return 0, false, reject(coresock.StatusSourceNotAllowed, "IMSI-addressed SMs are local submissions only")
+			return reject(coresock.StatusSourceNotAllowed, "IMSI-addressed SMs are local submissions only")
 		}
 		if rec.State.IMSI == "" {
-			return 0, false, reject(coresock.StatusInvalidNumber, "no IMSI")
+			return reject(coresock.StatusInvalidNumber, "no IMSI")
 		}
 		rt, imsi = route{dst: pms.ClassGSM}, rec.State.IMSI
 		rec.IMSIAddressed = true
 	} else {
 		var rerr *Error
 		if rt, rerr = decide(c.directory(), rec); rerr != nil {
-			return 0, false, rerr
+			return rerr
 		}
 	}
 	vp := time.Duration(rec.Validity) * time.Second
@@ -518,83 +642,209 @@ func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 		rec.State.Disposition = pms.Stored
 		rec.State.Discharged = c.now()
 	}
-	return c.store1(ctx, rec)
+	return nil
+}
+
+// reservation is the duplicate check's verdict on an admitted SM, made
+// under mu before it is stored.
+type reservation struct {
+	key dedupKey
+	// dup: an identical active SM exists (index) or is being stored right
+	// now (other); nothing is to be stored.
+	dup   bool
+	index uint64
+	other *pendingSubmit
+	// p is this SM's own entry in pending, for those racing it.
+	p *pendingSubmit
+}
+
+// reserve runs duplicate detection (§2.4.5) for an admitted SM about to be
+// stored, and registers it as pending so that an identical submission
+// racing it waits for its outcome.
+func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
+	var rv reservation
+	if rec.State.Disposition != pms.Active || rec.StatusReport {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return rv, reject(coresock.StatusShuttingDown, "")
+		}
+		return rv, nil
+	}
+	rv.key = c.dedupKey(rec)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return rv, reject(coresock.StatusShuttingDown, "")
+	}
+	if idx, ok := c.dedup[rv.key]; ok {
+		if s := c.sms[idx]; s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+			rv.dup, rv.index = true, idx
+			return rv, nil
+		}
+		delete(c.dedup, rv.key)
+	}
+	if other := c.pending[rv.key]; other != nil {
+		// The same SM is being stored right now by another submitter:
+		// it gets that one's outcome.
+		rv.dup, rv.other = true, other
+		return rv, nil
+	}
+	rv.p = &pendingSubmit{}
+	c.pending[rv.key] = rv.p
+	return rv, nil
 }
 
 // store1 writes an admitted SM with duplicate suppression and queues it.
 func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error) {
-	var key dedupKey
-	active := rec.State.Disposition == pms.Active
-	var p *pendingSubmit
-	if active && !rec.StatusReport {
-		key = c.dedupKey(rec)
+	rv, rerr := c.reserve(rec)
+	if rerr != nil {
+		return 0, false, rerr
+	}
+	if rv.dup {
+		if rv.other == nil {
+			c.m.duplicates.Inc()
+			return rv.index, true, nil
+		}
 		c.mu.Lock()
-		if c.closing {
-			c.mu.Unlock()
-			return 0, false, reject(coresock.StatusShuttingDown, "")
+		if !rv.other.resolved && rv.other.done == nil {
+			rv.other.done = make(chan struct{})
 		}
-		if idx, ok := c.dedup[key]; ok {
-			if s := c.sms[idx]; s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
-				c.mu.Unlock()
-				c.m.duplicates.Inc()
-				return idx, true, nil
-			}
-			delete(c.dedup, key)
-		}
-		if other := c.pending[key]; other != nil {
-			// The same SM is being stored right now by another submitter:
-			// it gets that one's outcome.
-			c.mu.Unlock()
+		wait := rv.other.done
+		c.mu.Unlock()
+		if wait != nil {
 			select {
-			case <-other.done:
+			case <-wait:
 			case <-ctx.Done():
 				return 0, false, ctx.Err()
 			}
-			if other.err != nil {
-				return 0, false, other.err
-			}
-			c.m.duplicates.Inc()
-			return other.index, true, nil
 		}
-		p = &pendingSubmit{done: make(chan struct{})}
-		c.pending[key] = p
-		c.mu.Unlock()
+		if rv.other.err != nil {
+			return 0, false, rv.other.err
+		}
+		c.m.duplicates.Inc()
+		return rv.other.index, true, nil
 	}
 	err := c.store.Append(ctx, rec)
 	if err != nil {
 		err = reject(coresock.StatusStoreFailed, err.Error())
 	}
-	c.mu.Lock()
-	if p != nil {
-		delete(c.pending, key)
-		p.index, p.err = rec.Index, err
-		close(p.done)
+	storedReport := c.stored(rec, &rv, err)
+	if err != nil {
+		return 0, false, err
 	}
+	if storedReport != nil {
+		c.statusReport(ctx, storedReport, rec.State)
+	}
+	return rec.Index, false, nil
+}
+
+// store1Async is store1 for a caller that must not block (the core
+// socket's reader): done gets the outcome later, from another goroutine,
+// or at once for a duplicate. raw is where rec is encoded for the store;
+// it must stay untouched until done is called.
+func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.RecordSize]byte, done func(uint64, bool, error)) {
+	rv, rerr := c.reserve(rec)
+	if rerr != nil {
+		done(0, false, rerr)
+		return
+	}
+	if rv.dup {
+		if rv.other == nil {
+			c.m.duplicates.Inc()
+			done(rv.index, true, nil)
+			return
+		}
+		c.mu.Lock()
+		if !rv.other.resolved {
+			rv.other.waiters = append(rv.other.waiters, func(index uint64, err error) {
+				if err != nil {
+					done(0, false, err)
+					return
+				}
+				c.m.duplicates.Inc()
+				done(index, true, nil)
+			})
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if rv.other.err != nil {
+			done(0, false, rv.other.err)
+			return
+		}
+		c.m.duplicates.Inc()
+		done(rv.other.index, true, nil)
+		return
+	}
+	fail := func(err error) {
+		serr := reject(coresock.StatusStoreFailed, err.Error())
+		c.stored(rec, &rv, serr)
+		done(0, false, serr)
+	}
+	if err := pms.Encode(raw[:], rec); err != nil {
+		fail(err)
+		return
+	}
+	recs := []*[pms.RecordSize]byte{raw}
+	err := c.store.AppendRawAsync(ctx, recs, func(first uint64, entry time.Time, err error) {
+		if err != nil {
+			fail(err)
+			return
+		}
+		rec.Index, rec.Entry = first, entry
+		if storedReport := c.stored(rec, &rv, nil); storedReport != nil {
+			// This runs on a store goroutine, which must not wait for
+			// the store: the report is written by another.
+			st := rec.State
+			c.goRun(func() { c.statusReport(context.Background(), storedReport, st) })
+		}
+		done(first, false, nil)
+	})
+	if err != nil {
+		fail(err)
+	}
+}
+
+// stored finishes a store attempt: it resolves the pending entry, and for
+// a stored SM lists and queues it (or, for one stored as delivered with
+// SRR, returns it for its status report).
+func (c *Core) stored(rec *pms.Record, rv *reservation, err error) (storedReport *sm) {
+	active := rec.State.Disposition == pms.Active
 	wake := false
-	var storedReport *sm
+	var waiters []func(uint64, error)
+	c.mu.Lock()
+	if p := rv.p; p != nil {
+		delete(c.pending, rv.key)
+		p.index, p.err, p.resolved = rec.Index, err, true
+		waiters, p.waiters = p.waiters, nil
+		if p.done != nil {
+			close(p.done)
+		}
+	}
 	if err == nil && !active && rec.State.SRR && !rec.StatusReport {
 		// Stored is delivered: the report is due at once.
-		storedReport = c.newSM(rec)
+		storedReport = c.newSM(rec, &rv.key)
 	}
 	if err == nil && active {
-		s := c.newSM(rec)
-		c.insertLocked(s, rec)
+		s := c.newSM(rec, &rv.key)
+		c.insertLocked(s)
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
 		wake = c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
 	}
 	c.mu.Unlock()
-	if err != nil {
-		return 0, false, err
+	for _, w := range waiters {
+		w(rec.Index, err)
 	}
-	c.m.accepted.WithLabelValues(rec.DstClass.String()).Inc()
-	if storedReport != nil {
-		c.statusReport(ctx, storedReport, rec.State)
+	if err == nil {
+		c.m.acceptedFor(rec.DstClass).Inc()
 	}
 	if wake {
 		c.poke()
 	}
-	return rec.Index, false, nil
+	return storedReport
 }
 
 // Selector names an active SM for cancel and SRR changes (§2.5.1.2): by

@@ -2,14 +2,20 @@ package core
 
 import (
 	"strings"
+	"sync/atomic"
+
+	"switchboard/internal/pms"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Metrics are the core's Prometheus collectors.
 type Metrics struct {
-	submits       prometheus.Counter
-	accepted      *prometheus.CounterVec
+	submits  prometheus.Counter
+	accepted *prometheus.CounterVec
+	// acceptedBy caches accepted's counters by class, made on first use
+	// (WithLabelValues hashes and locks on every call).
+	acceptedBy    [6]atomic.Pointer[prometheus.Counter]
 	rejected      *prometheus.CounterVec
 	duplicates    prometheus.Counter
 	discharged    *prometheus.CounterVec
@@ -50,6 +56,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active)
 	}
 	return m
+}
+
+func (m *Metrics) acceptedFor(cl pms.Class) prometheus.Counter {
+	if int(cl) >= len(m.acceptedBy) {
+		return m.accepted.WithLabelValues(cl.String())
+	}
+	if p := m.acceptedBy[cl].Load(); p != nil {
+		return *p
+	}
+	ctr := m.accepted.WithLabelValues(cl.String())
+	m.acceptedBy[cl].Store(&ctr)
+	return ctr
 }
 
 // statusLabel is the metric label of a rejection: the status name in

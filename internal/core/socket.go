@@ -19,9 +19,11 @@ func (c *Core) SocketHandler(reload func() error) func(p *coresock.Peer) coresoc
 	}
 }
 
-// conn is one core-socket client as the core sees it. Requests run on
-// goroutines of their own so that a client can have several in flight
-// (their answers come back in completion order, matched by id).
+// conn is one core-socket client as the core sees it. A client may have
+// several requests in flight, answered in completion order and matched by
+// id: SUBMIT is admitted on the reader and answered when the store's group
+// commit is on disk; the other requests that may block run on goroutines
+// of their own.
 type conn struct {
 	c      *Core
 	p      *coresock.Peer
@@ -68,7 +70,13 @@ func (k *conn) HandleRequest(p *coresock.Peer, h coresock.Header, body coresock.
 			}
 			p.Reply(h, coresock.StatusOK, 0, nil)
 		})
-	case *coresock.Submit, *coresock.Cancel, *coresock.ChangeSRR, *coresock.NumberingReload:
+	case *coresock.Submit:
+		// Admission runs here, on the reader, and the store answers
+		// asynchronously: no goroutine per request, and the replies of
+		// one group commit are made together, so that they leave in few
+		// sendmmsg calls.
+		k.submit(h, m)
+	case *coresock.Cancel, *coresock.ChangeSRR, *coresock.NumberingReload:
 		// These may wait for the store or for another handler.
 		k.c.goRun(func() { k.slow(h, body) })
 	default:
@@ -94,6 +102,72 @@ func (k *conn) register(h coresock.Header, m *coresock.RHRegister) {
 	k.p.Reply(h, coresock.StatusOK, 0, nil)
 }
 
+// submitJob is one SMSC_REQ_SUBMIT between admission and its answer.
+type submitJob struct {
+	k    *conn
+	h    coresock.Header
+	rec  pms.Record
+	body *coresock.Submit // its Record holds the bytes being stored
+	resp coresock.SubmitResp
+	done func(uint64, bool, error) // j.finish, bound once
+}
+
+var submitJobs sync.Pool
+
+func init() {
+	// Set here: the pool's New refers to finish, which refers back to
+	// the pool.
+	submitJobs.New = func() any {
+		j := new(submitJob)
+		j.done = j.finish
+		return j
+	}
+}
+
+func (k *conn) submit(h coresock.Header, m *coresock.Submit) {
+	c := k.c
+	j := submitJobs.Get().(*submitJob)
+	j.k, j.h, j.body = k, h, m
+	if err := m.Record.Decode(&j.rec); err != nil {
+		j.reply(coresock.StatusMalformed)
+		return
+	}
+	c.m.submits.Inc()
+	k.stampOrigin(&j.rec)
+	if rerr := c.admit(&j.rec, m.Flags&coresock.SubmitIMSIAddressed != 0); rerr != nil {
+		j.finish(0, false, rerr)
+		return
+	}
+	c.store1Async(context.Background(), &j.rec, (*[pms.RecordSize]byte)(&m.Record), j.done)
+}
+
+// finish answers the request; it runs once, on whichever goroutine learnt
+// the outcome.
+func (j *submitJob) finish(idx uint64, dup bool, err error) {
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			j.k.c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+		}
+		j.reply(statusOf(err))
+		return
+	}
+	j.resp = coresock.SubmitResp{Index: idx, Duplicate: dup}
+	j.k.p.Reply(j.h, coresock.StatusOK, 0, &j.resp)
+	j.release()
+}
+
+func (j *submitJob) reply(st coresock.Status) {
+	j.k.p.Reply(j.h, st, 0, nil)
+	j.release()
+}
+
+func (j *submitJob) release() {
+	// Reply has marshalled the answer: nothing refers to the job now.
+	j.k, j.body, j.rec = nil, nil, pms.Record{}
+	submitJobs.Put(j)
+}
+
 // slow runs a request that may block and answers it.
 func (k *conn) slow(h coresock.Header, body coresock.Body) {
 	ctx := context.Background()
@@ -102,19 +176,6 @@ func (k *conn) slow(h coresock.Header, body coresock.Body) {
 		err  error
 	)
 	switch m := body.(type) {
-	case *coresock.Submit:
-		var r pms.Record
-		if derr := m.Record.Decode(&r); derr != nil {
-			k.p.Reply(h, coresock.StatusMalformed, 0, nil)
-			return
-		}
-		k.stampOrigin(&r)
-		var idx uint64
-		var dup bool
-		idx, dup, err = k.c.Submit(ctx, &r, m.Flags&coresock.SubmitIMSIAddressed != 0)
-		if err == nil {
-			resp = &coresock.SubmitResp{Index: idx, Duplicate: dup}
-		}
 	case *coresock.Cancel:
 		err = k.c.Cancel(ctx, selector(m.Sel))
 	case *coresock.ChangeSRR:

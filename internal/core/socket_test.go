@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +222,74 @@ func TestSocketRoleHandlerEndToEnd(t *testing.T) {
 	req.Record.Encode(sms(intl("442079460000"), intl(numOutside), pms.ClassLocal, "spoof"))
 	if _, st, _ := rh.Call(context.Background(), &req); st != coresock.StatusUnknownDestinationFromUpstream {
 		t.Fatalf("uplink submit to a foreign number: %v", st)
+	}
+}
+
+// TestSocketConcurrentDuplicates: identical SUBMITs in flight at once, over
+// one connection and several, store one SM; the others learn its id with
+// the duplicate flag, mixed with the socket's own and direct callers.
+func TestSocketConcurrentDuplicates(t *testing.T) {
+	h, sock := socketHarness(t)
+	var peers []*coresock.Peer
+	for range 3 {
+		p, err := coresock.Dial(context.Background(), sock, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		peers = append(peers, p)
+	}
+	var req coresock.Submit
+	if err := req.Record.Encode(sms(intl(numProv), intl(numOutside), pms.ClassGSM, "race")); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		id  uint64
+		dup bool
+	}
+	answers := make(chan answer, 32)
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%8 == 7 {
+				id, dup, err := h.core.Submit(context.Background(), sms(intl(numProv), intl(numOutside), pms.ClassGSM, "race"), false)
+				if err != nil {
+					t.Error(err)
+				}
+				answers <- answer{id, dup}
+				return
+			}
+			body, st, err := peers[i%len(peers)].Call(context.Background(), &req)
+			if err != nil || st != coresock.StatusOK {
+				t.Errorf("submit: %v %v", st, err)
+				return
+			}
+			r := body.(*coresock.SubmitResp)
+			answers <- answer{r.Index, r.Duplicate}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	originals, n := 0, 0
+	var first uint64
+	for a := range answers {
+		if n == 0 {
+			first = a.id
+		}
+		n++
+		if a.id != first {
+			t.Fatalf("identical SMs got ids %d and %d", first, a.id)
+		}
+		if !a.dup {
+			originals++
+		}
+	}
+	if n != 24 || originals != 1 {
+		t.Fatalf("%d answers, %d not duplicates; want 24 and 1", n, originals)
+	}
+	if next := h.store.Stats().Next; next != 1 {
+		t.Fatalf("%d records stored, want 1", next)
 	}
 }

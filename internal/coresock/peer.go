@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -436,8 +437,18 @@ func (p *Peer) reader() {
 		p.shutdown(err, false)
 		return
 	}
+	last := 0
 	for {
+		if last > 1 {
+			// Give the goroutines readied by the last batch a turn
+			// first: what they send back arrives meanwhile, and one
+			// recvmmsg takes it instead of a read that finds nothing and
+			// parks. After a single packet there is nothing to gain and
+			// a round trip to lose.
+			runtime.Gosched()
+		}
 		n, err := br.read()
+		last = n
 		if err != nil {
 			// A read fails when shutdown closed the socket; the peer
 			// is done.
@@ -542,10 +553,19 @@ func (p *Peer) writer() {
 	var deadline time.Time
 	timeout := p.cfg.WriteTimeout
 	batch := make([]*[]byte, 0, batchSize)
+	last := 0 // messages in the previous write
 	// send writes the first message and whatever else is queued behind
 	// it, up to a batch, in one system call where the socket allows.
 	send := func(first *[]byte) bool {
 		batch = append(batch[:0], first)
+		if last > 1 && len(p.wq) < cap(batch)-1 {
+			// Let the goroutines that are runnable now (callers woken
+			// by one batch of replies, replies made by one group commit)
+			// queue theirs too, so that one sendmmsg carries them all.
+			// Only while messages come several at a time: a lone
+			// message would just wait.
+			runtime.Gosched()
+		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {
@@ -575,6 +595,7 @@ func (p *Peer) writer() {
 			return false
 		}
 		p.metrics.outN(len(batch))
+		last = len(batch)
 		return true
 	}
 	for {

@@ -15,13 +15,18 @@ import (
 // bcdDigits maps a semi-octet to its character; 0xF is the filler.
 const bcdDigits = "0123456789*#abc"
 
-func bcdValue(c byte) (byte, bool) {
+// bcdValues maps a character to its semi-octet plus one (0: not a digit),
+// so that encoding an address costs one load per digit.
+var bcdValues = func() (t [256]byte) {
 	for i := 0; i < len(bcdDigits); i++ {
-		if bcdDigits[i] == c {
-			return byte(i), true
-		}
+		t[bcdDigits[i]] = byte(i) + 1
 	}
-	return 0, false
+	return t
+}()
+
+func bcdValue(c byte) (byte, bool) {
+	v := bcdValues[c]
+	return v - 1, v != 0
 }
 
 func encodeAddress(dst []byte, a Address) error {

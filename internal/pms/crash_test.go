@@ -6,19 +6,25 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 )
 
-// childEnv makes the test binary act as the crashing appender.
-const childEnv = "SWITCHBOARD_PMS_CRASH_CHILD"
+// childEnv makes the test binary act as the crashing appender; depthEnv
+// sets its SyncDepth.
+const (
+	childEnv = "SWITCHBOARD_PMS_CRASH_CHILD"
+	depthEnv = "SWITCHBOARD_PMS_CRASH_DEPTH"
+)
 
 // crashChild appends from many goroutines as fast as it can and prints one
 // line per acknowledged record: "index writer seq". The parent kills it with
 // SIGKILL mid-stream.
 func crashChild(dir string) {
-	s, err := Open(Options{Dir: dir}, nil)
+	depth, _ := strconv.Atoi(os.Getenv(depthEnv))
+	s, err := Open(Options{Dir: dir, SyncDepth: depth}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -59,11 +65,19 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	// Depth 2 has two batches between write and acknowledgement at once,
+	// each synced on its own descriptor.
+	for _, depth := range []int{1, 2} {
+		t.Run(fmt.Sprint("depth=", depth), func(t *testing.T) { testKill9(t, depth) })
+	}
+}
+
+func testKill9(t *testing.T, depth int) {
 	dir := t.TempDir()
 	total := 0
 	for round := range 3 {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"="+dir)
+		cmd.Env = append(os.Environ(), childEnv+"="+dir, fmt.Sprint(depthEnv, "=", depth))
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

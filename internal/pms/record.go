@@ -441,7 +441,12 @@ func EncodeState(dst []byte, dstClass Class, s *State) error {
 
 // Decode parses a record. On ErrStateCRC the body fields of r are valid and
 // r.State is zero (active): the caller decides what a torn state update means.
-func Decode(src []byte, r *Record) error {
+func Decode(src []byte, r *Record) error { return decode(src, r, nil) }
+
+// decode is Decode that, given buf, puts the user data or chat text in it
+// instead of a new slice: for a scan that decodes a million records into
+// one Record.
+func decode(src []byte, r *Record, buf *[]byte) error {
 	if len(src) < RecordSize {
 		return ErrShort
 	}
@@ -471,11 +476,11 @@ func Decode(src []byte, r *Record) error {
 	body := b[kindBodyOff:stateOffset]
 	switch r.Kind {
 	case KindSM:
-		if err := decodeSM(body, r); err != nil {
+		if err := decodeSM(body, r, buf); err != nil {
 			return err
 		}
 	case KindChat:
-		if err := decodeChat(body, r); err != nil {
+		if err := decodeChat(body, r, buf); err != nil {
 			return err
 		}
 	default:
@@ -484,7 +489,16 @@ func Decode(src []byte, r *Record) error {
 	return DecodeState(b[stateOffset:], r.DstClass, &r.State)
 }
 
-func decodeSM(b []byte, r *Record) error {
+// into returns where decoded bytes go: a fresh slice, or buf reused.
+func into(buf *[]byte, src []byte) []byte {
+	if buf == nil {
+		return append([]byte(nil), src...)
+	}
+	*buf = append((*buf)[:0], src...)
+	return *buf
+}
+
+func decodeSM(b []byte, r *Record, buf *[]byte) error {
 	n := int(b[smUDLen])
 	if n > MaxUD {
 		return fmt.Errorf("%w: user data length %d", ErrFieldRange, n)
@@ -500,11 +514,11 @@ func decodeSM(b []byte, r *Record) error {
 		return fmt.Errorf("destination address: %w", err)
 	}
 	r.SrcPeer = getName(b[smSrcPeer : smSrcPeer+MaxPeerName])
-	r.UD = append([]byte(nil), b[smUD:smUD+n]...)
+	r.UD = into(buf, b[smUD:smUD+n])
 	return nil
 }
 
-func decodeChat(b []byte, r *Record) error {
+func decodeChat(b []byte, r *Record, buf *[]byte) error {
 	n := int(b[chatTextLen])
 	if n > MaxChatText {
 		return fmt.Errorf("%w: chat text length %d", ErrFieldRange, n)
@@ -513,7 +527,7 @@ func decodeChat(b []byte, r *Record) error {
 	r.To = getName(b[chatTo : chatTo+MaxChatName])
 	r.ToGroup = b[chatFlags]&chatFlagGroup != 0
 	r.Part, r.Parts = b[chatPart], b[chatParts]
-	r.Text = append([]byte(nil), b[chatText:chatText+n]...)
+	r.Text = into(buf, b[chatText:chatText+n])
 	return nil
 }
 

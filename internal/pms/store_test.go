@@ -134,7 +134,13 @@ func TestAppendReadUpdate(t *testing.T) {
 }
 
 func TestConcurrentAppendsShareSyncs(t *testing.T) {
-	s := openStore(t, t.TempDir(), Options{}, nil)
+	for _, depth := range []int{1, 3} {
+		t.Run(fmt.Sprint("depth=", depth), func(t *testing.T) { testConcurrentAppends(t, depth) })
+	}
+}
+
+func testConcurrentAppends(t *testing.T, depth int) {
+	s := openStore(t, t.TempDir(), Options{SyncDepth: depth}, nil)
 	defer s.Close()
 	const writers, each = 64, 50
 	var wg sync.WaitGroup
@@ -439,5 +445,103 @@ func TestEntryTimesNeverGoBackwards(t *testing.T) {
 	s.Append(context.Background(), b)
 	if b.Entry.Before(a.Entry) {
 		t.Fatalf("entry %v before %v", b.Entry, a.Entry)
+	}
+}
+
+func encoded(t *testing.T, r *Record) *[RecordSize]byte {
+	t.Helper()
+	var b [RecordSize]byte
+	if err := Encode(b[:], r); err != nil {
+		t.Fatal(err)
+	}
+	return &b
+}
+
+func TestAppendRaw(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{}, nil)
+	ctx := context.Background()
+	appendN(t, s, 2, Active)
+	a, b := encoded(t, testRecord(10, Active)), encoded(t, testRecord(11, Delivered))
+	first, entry, err := s.AppendRaw(ctx, a, b)
+	if err != nil || first != 2 || entry.IsZero() {
+		t.Fatalf("AppendRaw: %d %v %v", first, entry, err)
+	}
+	for i, raw := range []*[RecordSize]byte{a, b} {
+		var r Record
+		if err := s.Read(first+uint64(i), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Index != first+uint64(i) || !r.Entry.Equal(entry) || string(r.UD) != fmt.Sprint(10+i) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+		// The caller's bytes are the stored ones: index, entry time and
+		// body CRC included.
+		var disk [RecordSize]byte
+		if err := s.ReadRaw(first+uint64(i), &disk); err != nil || disk != *raw {
+			t.Fatalf("record %d: caller's bytes differ from the stored ones (%v)", i, err)
+		}
+	}
+	if st := s.Stats(); st.Active != 3 || st.Next != 4 {
+		t.Fatalf("stats %+v, want 3 active of 4", st)
+	}
+
+	// Asynchronous: the callback gets the outcome, after the sync.
+	c := encoded(t, testRecord(12, Active))
+	got := make(chan uint64, 1)
+	if err := s.AppendRawAsync(ctx, []*[RecordSize]byte{c}, func(first uint64, _ time.Time, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		got <- first
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if idx := <-got; idx != 4 {
+		t.Fatalf("async append got index %d, want 4", idx)
+	}
+
+	// Bytes the store cannot take are refused before anything is queued.
+	bad := encoded(t, testRecord(13, Active))
+	bad[stateOffset] = 9 // disposition out of range, state CRC now wrong
+	if _, _, err := s.AppendRaw(ctx, bad); !errors.Is(err, ErrStateCRC) {
+		t.Fatalf("bad state: %v", err)
+	}
+	bad = encoded(t, testRecord(13, Active))
+	bad[0] = 'X'
+	if err := s.AppendRawAsync(ctx, []*[RecordSize]byte{bad}, func(uint64, time.Time, error) { t.Error("callback for a refused record") }); !errors.Is(err, ErrMagic) {
+		t.Fatalf("bad magic: %v", err)
+	}
+	s.Close()
+	if err := s.AppendRawAsync(ctx, []*[RecordSize]byte{c}, func(uint64, time.Time, error) { t.Error("callback after close") }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+
+	// Reopened, the raw records are there like any others.
+	var active []uint64
+	s = openStore(t, dir, Options{}, func(r *Record) error { active = append(active, r.Index); return nil })
+	defer s.Close()
+	if fmt.Sprint(active) != "[0 1 2 4]" {
+		t.Fatalf("active after reopen: %v", active)
+	}
+}
+
+func TestAsyncAppendAfterWriteFailure(t *testing.T) {
+	for _, depth := range []int{1, 2} {
+		s := openStore(t, t.TempDir(), Options{SyncDepth: depth}, nil)
+		appendN(t, s, 1, Active)
+		s.f.Close() // the disk goes away underneath the store
+		got := make(chan error, 1)
+		if err := s.AppendRawAsync(context.Background(), []*[RecordSize]byte{encoded(t, testRecord(2, Active))},
+			func(_ uint64, _ time.Time, err error) { got <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; !errors.Is(err, ErrFailed) {
+			t.Fatalf("depth %d: async append on a dead file: %v", depth, err)
+		}
+		if err := s.Append(context.Background(), testRecord(3, Active)); !errors.Is(err, ErrFailed) {
+			t.Fatalf("depth %d: append after the failure: %v", depth, err)
+		}
+		s.Close()
 	}
 }
