@@ -66,6 +66,7 @@ const (
 	locGSMTransfer                 // SMSC_MT_TRANSFER outstanding
 	locGSMCustody                  // in the GSM MT handler's custody
 	locRetry                       // waiting out a backoff after a temporary failure
+	locReceiptWait                 // accepted by the upstream, waiting for its receipt
 )
 
 // sm is the core's RAM view of one active SM. The record itself stays in
@@ -92,6 +93,10 @@ type sm struct {
 	// heldBy and heldEpoch say which handler, in which epoch, took custody.
 	heldBy    *Registration
 	heldEpoch uint64
+	// peerID is the upstream's message id while the SM waits for its
+	// receipt (locReceiptWait); the trailer's PeerMsgID may be empty if
+	// the id is too long for it.
+	peerID string
 	// lost marks a restored SM for a downstream peer whose name the store
 	// lost: it waits, unqueued, until it expires.
 	lost bool
@@ -141,6 +146,9 @@ type Core struct {
 	gsmQ      fifo[*sm]
 	gsmFlight int
 	gsmHeld   map[uint64]*sm
+	// awaiting holds the SMs the upstream has accepted with a receipt
+	// requested, by the message id it gave them (receipts.go).
+	awaiting map[string]*sm
 	gsmReg    *Registration
 	expiries  smHeap
 	retries   smHeap
@@ -207,6 +215,7 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		imsiWait:    map[string][]*sm{},
 		imsiCache:   map[string]imsiEntry{},
 		gsmHeld:     map[uint64]*sm{},
+		awaiting:    map[string]*sm{},
 	}
 	c.expiries = smHeap{key: func(s *sm) time.Time { return s.expiry }, pos: func(s *sm) *int { return &s.expIdx }}
 	c.retries = smHeap{key: func(s *sm) time.Time { return s.retryAt }, pos: func(s *sm) *int { return &s.retryIdx }}
@@ -426,6 +435,12 @@ func (c *Core) insertAtLocked(s *sm, now time.Time) {
 	if !s.expiry.IsZero() {
 		c.expiries.add(s)
 	}
+	if s.dstClass == pms.ClassUpstream && s.state.PeerMsgID != "" && c.awaiting[s.state.PeerMsgID] == nil {
+		// Restored after the upstream took it: its receipt decides.
+		s.loc, s.peerID = locReceiptWait, s.state.PeerMsgID
+		c.awaiting[s.peerID] = s
+		return
+	}
 	c.enqueueLocked(s)
 }
 
@@ -512,6 +527,9 @@ func (c *Core) detachLocked(s *sm) {
 		}
 	}
 	delete(c.gsmHeld, s.index)
+	if s.loc == locReceiptWait {
+		delete(c.awaiting, s.peerID)
+	}
 	c.expiries.remove(s)
 	c.retries.remove(s)
 	// Entries left in FIFOs are skipped when popped: their loc no longer

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -668,6 +669,21 @@ func TestStatusReportGoesBackToThePeer(t *testing.T) {
 	up, pa := newFake(), newFake()
 	h.register(up, RolePeer, "")
 	h.register(pa, RolePeer, "pa")
+	// The upstream accepted it, but a report was asked for: the
+	// upstream's receipt, not its acceptance, discharges the SM.
+	if c := up.nextCall(t); c != fmt.Sprint("deliver ", idx) {
+		t.Fatalf("upstream got %q", c)
+	}
+	waitReceiptWait(t, h, idx)
+	if r := h.record(idx); r.State.Disposition != pms.Active || r.State.PeerMsgID != fmt.Sprint("up-", idx) {
+		t.Fatalf("after the upstream's acceptance: %v, peer id %q", r.State.Disposition, r.State.PeerMsgID)
+	}
+	if err := h.core.PeerReceipt(context.Background(), "", "up-999", pms.Delivered); !isStatus(err, coresock.StatusNotFound) {
+		t.Fatalf("receipt for an unknown id: %v", err)
+	}
+	if err := h.core.PeerReceipt(context.Background(), "", fmt.Sprint("up-", idx), pms.Delivered); err != nil {
+		t.Fatal(err)
+	}
 	h.waitDischarge(discharge{idx, pms.Delivered}, discharge{idx + 1, pms.Delivered})
 	rep := h.record(idx + 1)
 	if !rep.StatusReport || rep.DstClass != pms.ClassDownstream || rep.State.DstPeer != "pa" || rep.Dst != intl(numPeerA) {
@@ -770,5 +786,53 @@ func TestFIFO(t *testing.T) {
 	}
 	if want != 5 {
 		t.Fatalf("ended at %d", want)
+	}
+}
+
+// waitReceiptWait waits until the core lists idx as waiting for the
+// upstream's receipt (the acceptance is processed on a goroutine of its
+// own) and its state write has landed.
+func waitReceiptWait(t *testing.T, h *harness, idx uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.core.mu.Lock()
+		s := h.core.sms[idx]
+		waiting := s != nil && s.loc == locReceiptWait
+		h.core.mu.Unlock()
+		if waiting && h.record(idx).State.PeerMsgID != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SM %d never waited for its receipt", idx)
+		}
+		runtime.Gosched()
+	}
+}
+
+// TestReceiptWaitSurvivesRestart: an SM waiting for the upstream's receipt
+// is still matched after a restart, and is not sent upstream again.
+func TestReceiptWaitSurvivesRestart(t *testing.T) {
+	h := newHarness(t, Config{})
+	r := sms(intl(numProv), intl(numOutside), pms.ClassLocal, "confirm me")
+	r.State.SRR = true
+	idx := h.submit(r)
+	up := newFake()
+	h.register(up, RolePeer, "")
+	up.nextCall(t)
+	waitReceiptWait(t, h, idx)
+	h.restart()
+	up2 := newFake()
+	h.register(up2, RolePeer, "")
+	if err := h.core.PeerReceipt(context.Background(), "", fmt.Sprint("up-", idx), pms.Failed); err != nil {
+		t.Fatalf("receipt after restart: %v", err)
+	}
+	h.waitDischarge(discharge{idx, pms.Failed})
+	select {
+	case c := <-up2.calls:
+		if c == fmt.Sprint("deliver ", idx) {
+			t.Fatalf("the SM was sent upstream again after the restart")
+		}
+	default:
 	}
 }

@@ -279,6 +279,9 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		c.retryLocked(s, coresock.StatusTemporaryFailure)
 		c.mu.Unlock()
 		return
+	case st == coresock.StatusOK && c.awaitReceiptLocked(s, id):
+		c.mu.Unlock()
+		c.recordAwaiting(s)
 	case st == coresock.StatusOK:
 		c.detachLocked(s)
 		if s.dstClass == pms.ClassUpstream && len(id) <= pms.MaxPeerName {
@@ -498,7 +501,9 @@ func (c *Core) runDeadlines() time.Time {
 		}
 		c.expiries.popTop()
 		switch s.loc {
-		case locPeerQueue, locIMSIWait, locGSMQueue, locRetry:
+		case locPeerQueue, locIMSIWait, locGSMQueue, locRetry, locReceiptWait:
+			// An SM whose upstream receipt has not come within its
+			// validity expires: delivery was never confirmed.
 			c.detachLocked(s)
 			expired = append(expired, s)
 		}

@@ -15,6 +15,9 @@ type Core interface {
 	Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (index uint64, duplicate bool, err error)
 	Cancel(ctx context.Context, sel core.Selector) error
 	Lookup(ctx context.Context, index uint64) (core.SMInfo, error)
+	// PeerReceipt discharges the SM a peer ("" = the upstream) knows by
+	// its own message id, as that peer's receipt says.
+	PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms.Disposition) error
 	Register(h core.Handler, role core.Role, name string) (*core.Registration, error)
 	SetServiceState(reg *core.Registration, up bool)
 	Unregister(reg *core.Registration)

@@ -3,7 +3,6 @@ package smpp
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -343,8 +342,18 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 			return
 		}
 		if b.ESMClass&0x3C != 0 {
-			st := u.receipt(b)
-			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+			// Applying a receipt is a durable write: off the reader.
+			ow := sess.Value.(*owed)
+			if !ow.add(1, u.cfg.MaxInFlight) {
+				sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+				return
+			}
+			u.wg.Add(1)
+			u.work.run(func() {
+				defer u.wg.Done()
+				defer ow.done(1)
+				sess.Respond(hd.Sequence, u.receipt(b), &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+			})
 			return
 		}
 		in := inboundSM(b)
@@ -432,22 +441,11 @@ func (u *Uplink) receipt(b *pdu.SM) pdu.Status {
 	return pdu.StatusOK
 }
 
-// errNoReceiptMatching is returned until the core can match receipts.
-var errNoReceiptMatching = errors.New("receipt matching not available")
-
 // applyReceipt discharges the SM the upstream knows by id.
 func (u *Uplink) applyReceipt(id string, disp pms.Disposition) error {
-	rm, ok := u.core.(ReceiptMatcher)
-	if !ok {
-		return errNoReceiptMatching
-	}
-	return rm.PeerReceipt(context.Background(), "", id, disp)
-}
-
-// ReceiptMatcher is implemented by a core that can discharge an SM by the
-// message id a peer gave it.
-type ReceiptMatcher interface {
-	PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms.Disposition) error
+	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.Session.ResponseTimeout)
+	defer cancel()
+	return u.core.PeerReceipt(ctx, "", id, disp)
 }
 
 func cString(b []byte) string {

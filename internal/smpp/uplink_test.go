@@ -74,6 +74,31 @@ func TestUplinkWithNodeSMPP(t *testing.T) {
 		t.Fatalf("submit_sm at the upstream: %s", ev.Line)
 	}
 
+	// With a report asked for, the upstream's acceptance is not delivery:
+	// its receipt is, and that produces our own status report.
+	idx := submitLocal(t, w, numOutside, "confirm please", true)
+	ev = waitNode(t, smsc, func(e interop.NodeEvent) bool { return e.Type == "submit_sm" && e.Text == "confirm please" })
+	if ev.RegisteredDelivery != 1 || ev.MessageID == "" {
+		t.Fatalf("submit_sm with a report asked for: %s", ev.Line)
+	}
+	if r := w.record(t, idx); r.State.Disposition != pms.Active {
+		t.Fatalf("SM %v before the upstream's receipt", r.State.Disposition)
+	}
+	next := w.srv.Store().Stats().Next
+	if err := smsc.SendReceipt(ev.MessageID, "UNDELIV"); err != nil {
+		t.Fatal(err)
+	}
+	waitNode(t, smsc, func(e interop.NodeEvent) bool { return e.Type == "deliver_sm_resp" && e.Status == 0 })
+	if r := w.record(t, idx); r.State.Disposition != pms.Failed {
+		t.Fatalf("after an UNDELIV receipt the SM is %v", r.State.Disposition)
+	}
+	if w.srv.Store().Stats().Next != next+1 {
+		t.Fatal("no status report for the originator")
+	}
+	if rep := w.record(t, next); !rep.StatusReport || rep.Dst.Digits != numLocal {
+		t.Fatalf("status report %+v", rep)
+	}
+
 	// MO: deliver_sm from the upstream to a local number is stored.
 	before := w.srv.Store().Stats().Next
 	if err := smsc.SendMO(numOutside, numLocal, "from the world"); err != nil {
