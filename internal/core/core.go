@@ -149,9 +149,9 @@ type Core struct {
 	// awaiting holds the SMs the upstream has accepted with a receipt
 	// requested, by the message id it gave them (receipts.go).
 	awaiting map[string]*sm
-	gsmReg    *Registration
-	expiries  smHeap
-	retries   smHeap
+	gsmReg   *Registration
+	expiries smHeap
+	retries  smHeap
 	// nextDeadline is when the timer loop will next wake by itself.
 	nextDeadline time.Time
 }
