@@ -38,7 +38,7 @@ func (c *nullCore) Unregister(*core.Registration)            {}
 // layers over loopback, 4 sessions × window 100, against a core that
 // stores nothing. One op is one submit_sm answered.
 func BenchmarkServerSubmitNullCore(b *testing.B) {
-	srv := NewServer(ServerConfig{}, &nullCore{}, func(string, string, netip.Addr) (string, error) { return "pa", nil }, nil, nil)
+	srv := NewServer(ServerConfig{}, &nullCore{}, func(string, string, netip.Addr) (string, error) { return "pa", nil }, nil, NewMetrics(nil))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
