@@ -53,6 +53,7 @@ type SMPP struct {
 	MaxSessions     int      `toml:"max_sessions"`
 	MaxInFlight     int      `toml:"max_in_flight"`
 	MaxParts        int      `toml:"max_parts"`
+	MaxUnboundPerIP int      `toml:"max_unbound_per_ip"`
 }
 
 // Uplink configures the SMPP client to the upstream SMSC.
@@ -297,6 +298,9 @@ func (c *Config) validateSMPP(bad func(key, format string, args ...any) error) e
 	}
 	if sm.MaxInFlight < 1 || sm.MaxInFlight > 100000 {
 		return bad("smpp.max_in_flight", "%d is not between 1 and 100000", sm.MaxInFlight)
+	}
+	if sm.MaxUnboundPerIP < 1 {
+		return bad("smpp.max_unbound_per_ip", "must be positive")
 	}
 	if sm.MaxParts < 1 || sm.MaxParts > 255 {
 		return bad("smpp.max_parts", "%d is not between 1 and 255", sm.MaxParts)

@@ -53,6 +53,8 @@ func (s *Server) startSMPP(table *atomic.Pointer[numbering.Table]) (*smppService
 		MaxSessions: c.MaxSessions,
 		MaxInFlight: c.MaxInFlight,
 		MaxParts:    c.MaxParts,
+
+		MaxUnboundPerIP: c.MaxUnboundPerIP,
 	}, s.core, auth, s.log.With("service", "smpp"), m)
 	var lns []net.Listener
 	fail := func(err error) (*smppService, error) {

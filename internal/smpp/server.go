@@ -30,6 +30,10 @@ type ServerConfig struct {
 	// MaxSessions bounds the connections open at once (default 1000);
 	// more are closed as they arrive.
 	MaxSessions int
+	// MaxUnboundPerIP bounds the connections from one address that have
+	// not bound yet (default 8), so that one host cannot hold every slot
+	// with idle sockets until their bind timeout.
+	MaxUnboundPerIP int
 	// AuthConcurrency bounds the password checks running at once
 	// (default 2): each costs a deliberate PBKDF2 stretch, and a bind
 	// flood must not take every core.
@@ -58,6 +62,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxSessions <= 0 {
 		c.MaxSessions = 1000
+	}
+	if c.MaxUnboundPerIP <= 0 {
+		c.MaxUnboundPerIP = 8
 	}
 	if c.AuthConcurrency <= 0 {
 		c.AuthConcurrency = 2
@@ -109,6 +116,7 @@ type Server struct {
 	closing  bool
 	lns      map[net.Listener]struct{}
 	sessions map[*Session]struct{}
+	unbound  map[netip.Addr]int // connections per address not bound yet
 	peers    map[string]*peerLink
 	gates    map[string]*answerGate
 }
@@ -126,6 +134,7 @@ func NewServer(cfg ServerConfig, c Core, auth Authenticator, log *slog.Logger, m
 		quit:     make(chan struct{}),
 		lns:      map[net.Listener]struct{}{},
 		sessions: map[*Session]struct{}{},
+		unbound:  map[netip.Addr]int{},
 		peers:    map[string]*peerLink{},
 		gates:    map[string]*answerGate{},
 	}
@@ -194,6 +203,8 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // serverSession is the server's state for one session.
 type serverSession struct {
+	ip        netip.Addr
+	counted   bool // still counted in Server.unbound; guarded by Server.mu
 	peer      string
 	gate      *answerGate
 	bindTimer *time.Timer
@@ -203,6 +214,9 @@ type serverSession struct {
 func (s *Server) start(conn net.Conn) {
 	sess := NewSession(conn, s.cfg.Session, s, s.log, s.m)
 	ss := &serverSession{}
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		ss.ip = ta.AddrPort().Addr().Unmap()
+	}
 	sess.Value = ss
 	s.mu.Lock()
 	if s.closing || len(s.sessions) >= s.cfg.MaxSessions {
@@ -211,6 +225,14 @@ func (s *Server) start(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	if s.unbound[ss.ip] >= s.cfg.MaxUnboundPerIP {
+		s.mu.Unlock()
+		s.m.bindFailed("too_many_unbound_from_address")
+		conn.Close()
+		return
+	}
+	s.unbound[ss.ip]++
+	ss.counted = true
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -227,8 +249,20 @@ func (s *Server) start(conn net.Conn) {
 		s.detach(sess, ss)
 		s.mu.Lock()
 		delete(s.sessions, sess)
+		s.uncountLocked(ss)
 		s.mu.Unlock()
 	}()
+}
+
+// uncountLocked takes a session out of the unbound count, once.
+func (s *Server) uncountLocked(ss *serverSession) {
+	if !ss.counted {
+		return
+	}
+	ss.counted = false
+	if s.unbound[ss.ip]--; s.unbound[ss.ip] <= 0 {
+		delete(s.unbound, ss.ip)
+	}
 }
 
 // Shutdown stops accepting, refuses new submits, lets every session's
@@ -391,6 +425,9 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 	if !sess.SetState(state) {
 		return // closed meanwhile (the bind timer, a shutdown)
 	}
+	s.mu.Lock()
+	s.uncountLocked(ss)
+	s.mu.Unlock()
 	resp.TLVs = pdu.TLVs{pdu.TLVUint8(pdu.TagSCInterfaceVersion, 0x34)}
 	sess.Respond(hd.Sequence, pdu.StatusOK, resp)
 	s.log.Info("smpp peer bound", "peer", peer, "remote", sess.RemoteAddr().String(), "bind", state.String())

@@ -415,3 +415,33 @@ func TestUnbind(t *testing.T) {
 		t.Fatalf("unbind ended with %v", err)
 	}
 }
+
+// TestUnboundPerAddressLimit: one address cannot hold more than a few
+// connections that have not bound; a bound one frees its slot.
+func TestUnboundPerAddressLimit(t *testing.T) {
+	w := startWorld(t, nil)
+	var conns []net.Conn
+	for range 8 {
+		c := rawConn(t, w.addr)
+		conns = append(conns, c)
+	}
+	// The server has counted the eight once one of them is answered.
+	conns[7].Write(header(16, uint32(pdu.EnquireLink), 0, 1))
+	if h := readPDU(t, conns[7]); h.Command != pdu.EnquireLinkResp {
+		t.Fatalf("got %+v", h)
+	}
+	ninth := rawConn(t, w.addr)
+	ninth.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := ninth.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a ninth unbound connection from one address was served")
+	}
+	// A bind frees a slot.
+	conns[0].Write(encode(t, 2, &pdu.Bind{Cmd: pdu.BindTransmitter, SystemID: "pa", Password: "secret", InterfaceVersion: 0x34}))
+	if h := readPDU(t, conns[0]); h.Status != 0 {
+		t.Fatalf("bind: %+v", h)
+	}
+	e := dialESME(t, w.addr)
+	if st := e.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
+		t.Fatalf("connection after a slot was freed: %v", st)
+	}
+}
