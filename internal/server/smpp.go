@@ -47,13 +47,12 @@ func (s *Server) startSMPP(table *atomic.Pointer[numbering.Table]) (*smppService
 	}
 	svc := &smppService{}
 	svc.srv = smpp.NewServer(smpp.ServerConfig{
-		SystemID:    c.SystemID,
-		Session:     sessCfg,
-		BindTimeout: c.BindTimeout.Duration,
-		MaxSessions: c.MaxSessions,
-		MaxInFlight: c.MaxInFlight,
-		MaxParts:    c.MaxParts,
-
+		SystemID:        c.SystemID,
+		Session:         sessCfg,
+		BindTimeout:     c.BindTimeout.Duration,
+		MaxSessions:     c.MaxSessions,
+		MaxInFlight:     c.MaxInFlight,
+		MaxParts:        c.MaxParts,
 		MaxUnboundPerIP: c.MaxUnboundPerIP,
 	}, s.core, auth, s.log.With("service", "smpp"), m)
 	var lns []net.Listener
