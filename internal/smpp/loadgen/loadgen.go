@@ -76,11 +76,21 @@ func (r Result) String() string {
 // that a sink can measure end-to-end latency and no two texts are equal
 // (an SMSC's duplicate detection must not fold them).
 func Stamp(seq int64, now time.Time, size int) string {
-	s := "lg" + strconv.FormatInt(seq, 36) + " t" + strconv.FormatInt(now.UnixNano(), 36) + " "
-	for len(s) < size {
-		s += "x"
+	return string(AppendStamp(nil, seq, now, size))
+}
+
+// AppendStamp is Stamp appending to b, for the hot loop.
+func AppendStamp(b []byte, seq int64, now time.Time, size int) []byte {
+	start := len(b)
+	b = append(b, "lg"...)
+	b = strconv.AppendInt(b, seq, 36)
+	b = append(b, " t"...)
+	b = strconv.AppendInt(b, now.UnixNano(), 36)
+	b = append(b, ' ')
+	for len(b)-start < size {
+		b = append(b, 'x')
 	}
-	return s
+	return b
 }
 
 // ParseStamp reads the send time back from a stamped text.
@@ -233,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 						Cmd:          pdu.SubmitSM,
 						Source:       pdu.Address{TON: 1, NPI: 1, Addr: cfg.Src},
 						Dest:         pdu.Address{TON: 1, NPI: 1, Addr: fill(cfg.Dst, n)},
-						ShortMessage: []byte(Stamp(n, t0, cfg.Size)),
+						ShortMessage: AppendStamp(make([]byte, 0, max(cfg.Size, 32)), n, t0, cfg.Size),
 					}
 					if cfg.RegDelivery {
 						sm.RegisteredDelivery = 1
