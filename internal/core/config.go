@@ -61,7 +61,7 @@ func (c *Config) setDefaults() {
 		c.FilterClasses = []pms.Class{pms.ClassGSM, pms.ClassUpstream}
 	}
 	if c.PeerWindow == 0 {
-		c.PeerWindow = 32
+		c.PeerWindow = 100
 	}
 	if c.TransferWindow == 0 {
 		c.TransferWindow = 64

@@ -65,8 +65,8 @@ func TestLoadRelay(t *testing.T) {
 	w := startWorld(t, func(c *config.Config) {
 		c.Uplink.Host, c.Uplink.Port = "127.0.0.1", ln.Addr().(*net.TCPAddr).Port
 		c.Uplink.SystemID, c.Uplink.Password = "up", "pw"
-		c.Core.PeerWindow = 400
-		c.Uplink.Window = 400
+		c.Core.PeerWindow = *relayWindow
+		c.Uplink.Window = *relayWindow
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
