@@ -14,6 +14,7 @@ import (
 	"switchboard/internal/pms"
 	"switchboard/internal/smpp/pdu"
 	"switchboard/internal/smpp/smdata"
+	"switchboard/internal/smstext"
 )
 
 // Message ids. An SM's id on SMPP is the decimal absolute index of its
@@ -85,6 +86,11 @@ type inbound struct {
 	validity     string
 	shortMessage []byte
 	tlvs         pdu.TLVs
+}
+
+// inboundDataSM is a data_sm's message: the text is in message_payload.
+func inboundDataSM(b *pdu.DataSMBody) inbound {
+	return inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
 }
 
 func inboundSM(sm *pdu.SM) inbound {
@@ -163,7 +169,14 @@ func (in *inbound) records(class pms.Class, peer string, maxParts int, now time.
 		}
 		m.SAR = &smdata.SAR{Ref: r, Total: t, Seq: q}
 	}
-	parts, err := smdata.ToParts(m, smdata.Options{Ref: in.concatRef(peer), MaxParts: maxParts})
+	var ref uint16
+	if m.Payload != nil || len(m.ShortMessage) > smstext.MaxUDOctets/2 {
+		// Only a message that may need splitting needs a reference. Up to
+		// 70 octets always fits one record, whatever the coding: even
+		// Latin-1 turned into UCS-2 doubles to at most 140.
+		ref = in.concatRef(peer)
+	}
+	parts, err := smdata.ToParts(m, smdata.Options{Ref: ref, MaxParts: maxParts})
 	if err != nil {
 		return nil, dataStatus(err)
 	}
@@ -318,38 +331,31 @@ func receiptStat(d pms.Disposition) (string, uint8) {
 	return "UNDELIV", pdu.StateUndeliverable
 }
 
-// dispositionFromReceipt maps an upstream's receipt to our disposition.
+// dispositionFromReceipt maps an upstream's receipt to our disposition:
+// the message_state TLV when present, else the text's stat word.
 func dispositionFromReceipt(stat string, state uint8, hasState bool) (pms.Disposition, bool) {
-	if hasState {
-		switch state {
-		case pdu.StateDelivered:
-			return pms.Delivered, true
-		case pdu.StateExpired:
-			return pms.Expired, true
-		case pdu.StateDeleted:
-			return pms.Cancelled, true
-		case pdu.StateUndeliverable, pdu.StateRejected, pdu.StateUnknown:
-			return pms.Failed, true
+	if !hasState {
+		if state, hasState = pdu.StateForStat(stat); !hasState {
+			return 0, false
 		}
-		return 0, false // ENROUTE, ACCEPTED: not final
 	}
-	switch stat {
-	case "DELIVRD":
+	switch state {
+	case pdu.StateDelivered:
 		return pms.Delivered, true
-	case "EXPIRED":
+	case pdu.StateExpired:
 		return pms.Expired, true
-	case "DELETED":
+	case pdu.StateDeleted:
 		return pms.Cancelled, true
-	case "UNDELIV", "REJECTD", "UNKNOWN":
+	case pdu.StateUndeliverable, pdu.StateRejected, pdu.StateUnknown:
 		return pms.Failed, true
 	}
-	return 0, false
+	return 0, false // ENROUTE, ACCEPTED: not final
 }
 
 // storedSM decodes a record the core hands out and builds the PDU that
 // carries it: cmd (deliver_sm to a peer, submit_sm upstream) for an
 // ordinary SM, a delivery receipt for one of the core's status reports.
-// ok is false for a record that cannot go out at all; the caller fails it
+// An error means the record cannot go out at all; the caller fails it
 // permanently.
 func storedSM(cmd pdu.CommandID, raw *[pms.RecordSize]byte, opts smdata.OutOptions) (r pms.Record, sm *pdu.SM, err error) {
 	if err = pms.Decode(raw[:], &r); err != nil {

@@ -328,18 +328,12 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 	if !st.CanTransmit() {
 		// Before a bind, and on a receiver bind, nothing but bind,
 		// enquire_link and unbind is allowed (§2.3).
-		if body := errorResponse(hd.Command); body != nil {
-			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, body)
-		} else {
-			sess.Respond(hd.Sequence, pdu.StatusInvBndSts, &pdu.GenericNackBody{})
-		}
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusInvBndSts)
 		return
 	}
 	if s.draining.Load() {
 		// Shutting down: the peer should try again elsewhere or later.
-		if body := errorResponse(hd.Command); body != nil {
-			sess.Respond(hd.Sequence, pdu.StatusSysErr, body)
-		}
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusSysErr)
 		return
 	}
 	switch b := p.Body.(type) {
@@ -353,7 +347,7 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.SubmitSMResp, MessageID: id})
 		})
 	case *pdu.DataSMBody:
-		in := inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
+		in := inboundDataSM(b)
 		s.submit(sess, ss, hd.Sequence, &in, func(id string, st pdu.Status) {
 			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{MessageID: id})
 		})
@@ -371,11 +365,7 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 	case *pdu.ReplaceSMBody:
 		sess.Respond(hd.Sequence, pdu.StatusReplaceFail, &pdu.ReplaceSMRespBody{})
 	default:
-		if body := errorResponse(hd.Command); body != nil {
-			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, body)
-		} else {
-			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})
-		}
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusInvCmdID)
 	}
 }
 
@@ -388,16 +378,12 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 		sess.Respond(hd.Sequence, pdu.StatusAlyBnd, resp)
 		return
 	}
-	var ip netip.Addr
-	if ta, ok := sess.RemoteAddr().(*net.TCPAddr); ok {
-		ip = ta.AddrPort().Addr()
-	}
 	select {
 	case s.authSem <- struct{}{}:
 	case <-sess.Done():
 		return
 	}
-	peer, err := s.auth(b.SystemID, b.Password, ip)
+	peer, err := s.auth(b.SystemID, b.Password, ss.ip)
 	<-s.authSem
 	if err != nil {
 		// One status for every reason, so a prober learns nothing about

@@ -634,13 +634,19 @@ func (s *Session) decodeError(err error) {
 		// failure, so the caller is not left waiting for the timeout.
 		s.complete(pdu.PDU{Header: pdu.Header{Command: hd.Command, Status: pdu.StatusSysErr, Sequence: hd.Sequence}, Body: &pdu.GenericNackBody{}})
 	default:
-		body := errorResponse(hd.Command)
-		if body == nil {
-			s.Respond(hd.Sequence, de.Status, &pdu.GenericNackBody{})
-			return
-		}
-		s.Respond(hd.Sequence, de.Status, body)
+		s.RespondError(hd.Sequence, hd.Command, de.Status)
 	}
+}
+
+// RespondError refuses the request cmd with status st, in the request's
+// own (empty) response type, or as generic_nack for a command that has
+// none.
+func (s *Session) RespondError(seq uint32, cmd pdu.CommandID, st pdu.Status) {
+	if body := errorResponse(cmd); body != nil {
+		s.Respond(seq, st, body)
+		return
+	}
+	s.Respond(seq, st, &pdu.GenericNackBody{})
 }
 
 // errorResponse returns the (empty) response body for a request command, so

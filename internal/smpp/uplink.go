@@ -95,13 +95,6 @@ func NewUplink(cfg UplinkConfig, c Core, log *slog.Logger, m *Metrics) *Uplink {
 	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{}), work: newWorkers()}
 }
 
-// Bound reports whether the uplink has a bound session right now.
-func (u *Uplink) Bound() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.sess != nil
-}
-
 // WaitBound waits until the uplink is bound or ctx ends.
 func (u *Uplink) WaitBound(ctx context.Context) error {
 	for {
@@ -243,12 +236,12 @@ func (u *Uplink) current() *Session {
 // the core's call deadline; the upstream's message id comes back to the
 // core, which keeps it for matching the receipt.
 func (u *Uplink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
-	_, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
+	r, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
 	if err != nil {
 		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
 		return "", coresock.StatusPermanentFailure, nil
 	}
-	if sm.ESMClass&0x3C != 0 {
+	if r.StatusReport {
 		// A status report on an SM from the upstream would travel as a
 		// submit_sm with a receipt's esm_class, which SMSCs refuse; mo()
 		// asks for none, so this is a record from elsewhere.
@@ -361,7 +354,7 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
 		})
 	case *pdu.DataSMBody:
-		in := inbound{src: b.Source, dst: b.Dest, esm: b.ESMClass, regDelivery: b.RegisteredDelivery, dataCoding: b.DataCoding, tlvs: b.TLVs}
+		in := inboundDataSM(b)
 		u.mo(sess, &in, func(st pdu.Status) {
 			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{})
 		})
@@ -369,11 +362,7 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 		// No response exists for alert_notification; we keep no
 		// subscriber presence to update.
 	default:
-		if body := errorResponse(hd.Command); body != nil {
-			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, body)
-		} else {
-			sess.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})
-		}
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusInvCmdID)
 	}
 }
 
@@ -415,10 +404,7 @@ func (u *Uplink) mo(sess *Session, in *inbound, answer func(pdu.Status)) {
 // receipt handles a delivery receipt from the upstream. The receipted id
 // comes from the receipted_message_id TLV, else from the Appendix B text.
 func (u *Uplink) receipt(b *pdu.SM) pdu.Status {
-	id := ""
-	if v, ok := b.TLVs.Get(pdu.TagReceiptedMessageID); ok {
-		id = cString(v)
-	}
+	id, _ := b.TLVs.CString(pdu.TagReceiptedMessageID)
 	rc, perr := pdu.ParseReceipt(string(b.ShortMessage))
 	if id == "" && perr == nil {
 		id = rc.ID
@@ -446,13 +432,4 @@ func (u *Uplink) applyReceipt(id string, disp pms.Disposition) error {
 	ctx, cancel := context.WithTimeout(context.Background(), u.cfg.Session.ResponseTimeout)
 	defer cancel()
 	return u.core.PeerReceipt(ctx, "", id, disp)
-}
-
-func cString(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
-	}
-	return string(b)
 }
