@@ -75,13 +75,12 @@ func TestLoadRelay(t *testing.T) {
 	}
 	res := runLoad(t, w.addr, "4420794600xx", *loadDur)
 	// Let the queue drain into the sink.
-	deadline := time.Now().Add(30 * time.Second)
-	for sink.Received() < res.OK && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer dcancel()
+	err = sink.WaitReceived(dctx, res.OK)
 	t.Log("peer side: " + res.String())
 	t.Log("uplink side: " + sink.Result().String())
-	if sink.Received() < res.OK {
+	if err != nil {
 		t.Fatalf("relayed %d of %d", sink.Received(), res.OK)
 	}
 }

@@ -2,7 +2,9 @@ package smpp_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -31,22 +33,36 @@ func submitBody(src, dst, text string) *pdu.SM {
 		Dest: pdu.Address{TON: 1, NPI: 1, Addr: dst}, ShortMessage: []byte(text)}
 }
 
+// rawBound is a raw connection bound as transmitter for peer pa.
+func rawBound(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c := rawConn(t, addr)
+	c.Write(encode(t, 1, &pdu.Bind{Cmd: pdu.BindTransmitter, SystemID: "pa", Password: "secret", InterfaceVersion: 0x34}))
+	if h := readPDU(t, c); h.Command != pdu.BindTransmitterResp || h.Status != 0 {
+		t.Fatalf("bind: %+v", h)
+	}
+	return c
+}
+
+// submitBurst is n submit_sm from pa to the store-only number, sequence
+// numbers 10 on, each text different so none is a duplicate.
+func submitBurst(t *testing.T, n int, prefix string) []byte {
+	t.Helper()
+	var burst []byte
+	for i := range n {
+		burst = append(burst, encode(t, uint32(10+i), submitBody(numPA, numLocal, fmt.Sprint(prefix, " ", i)))...)
+	}
+	return burst
+}
+
 // TestUnbindAfterPipelinedSubmits: submits pipelined right before an unbind
 // are answered before the unbind_resp. An accepted message whose answer
 // is lost would be sent again.
 func TestUnbindAfterPipelinedSubmits(t *testing.T) {
 	w := startWorld(t, nil)
-	c := rawConn(t, w.addr)
-	c.Write(encode(t, 1, &pdu.Bind{Cmd: pdu.BindTransmitter, SystemID: "pa", Password: "secret", InterfaceVersion: 0x34}))
-	if h := readPDU(t, c); h.Command != pdu.BindTransmitterResp || h.Status != 0 {
-		t.Fatalf("bind: %+v", h)
-	}
-	var burst []byte
+	c := rawBound(t, w.addr)
 	const n = 50
-	for i := range n {
-		burst = append(burst, encode(t, uint32(10+i), submitBody(numPA, numLocal, "burst "+string(rune('a'+i%26))+string(rune('a'+i/26))))...)
-	}
-	burst = append(burst, encode(t, 99, &pdu.UnbindBody{})...)
+	burst := append(submitBurst(t, n, "burst"), encode(t, 99, &pdu.UnbindBody{})...)
 	c.Write(burst)
 	answered := 0
 	for {
@@ -69,17 +85,9 @@ func TestUnbindAfterPipelinedSubmits(t *testing.T) {
 // message is stored without the peer hearing of it.
 func TestShutdownAnswersFirst(t *testing.T) {
 	w := startWorld(t, nil)
-	c := rawConn(t, w.addr)
-	c.Write(encode(t, 1, &pdu.Bind{Cmd: pdu.BindTransmitter, SystemID: "pa", Password: "secret", InterfaceVersion: 0x34}))
-	if h := readPDU(t, c); h.Command != pdu.BindTransmitterResp || h.Status != 0 {
-		t.Fatalf("bind: %+v", h)
-	}
-	var burst []byte
+	c := rawBound(t, w.addr)
 	const n = 200
-	for i := range n {
-		burst = append(burst, encode(t, uint32(10+i), submitBody(numPA, numLocal, fmt.Sprint("shutdown ", i)))...)
-	}
-	c.Write(burst)
+	c.Write(submitBurst(t, n, "shutdown"))
 	// The shutdown starts while the burst is being admitted.
 	accepted, refused := 0, 0
 	unbound := false
@@ -127,9 +135,7 @@ func TestShutdownAnswersFirst(t *testing.T) {
 func TestLongRetryIsDuplicate(t *testing.T) {
 	w := startWorld(t, nil)
 	e := dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind: %v", st)
-	}
+	e.mustBind(pdu.BindTransmitter, "pa")
 	long := strings.Repeat("retry me ", 30) // 270 characters: two parts
 	sm := func() *pdu.SM {
 		m := submitBody(numPA, numPB, "")
@@ -166,9 +172,14 @@ func TestUplinkBackoffAfterDrop(t *testing.T) {
 				return
 			}
 			binds.Add(1)
-			h := readPDU(t, c)
-			b, _ := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Sequence: h.Sequence}, Body: &pdu.BindResp{Cmd: pdu.BindTransceiverResp, SystemID: "drop"}})
-			c.Write(b)
+			// Off the test goroutine: no t.Fatal here. A bind is one
+			// short PDU; its sequence number is at octets 12-15.
+			var hd [16]byte
+			if _, err := io.ReadFull(c, hd[:]); err == nil {
+				seq := binary.BigEndian.Uint32(hd[12:])
+				b, _ := pdu.Append(nil, pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: &pdu.BindResp{Cmd: pdu.BindTransceiverResp, SystemID: "drop"}})
+				c.Write(b)
+			}
 			c.Close()
 		}
 	}()
@@ -209,10 +220,16 @@ func TestWrongResponseTypeDoesNotComplete(t *testing.T) {
 		t.Fatalf("got %+v", h)
 	}
 	b.Write(header(16, uint32(pdu.EnquireLinkResp), 0, h.Sequence))
+	// The session reads in order: once it has answered an enquire_link
+	// sent after the stray response, it has handled that response too.
+	b.Write(header(16, uint32(pdu.EnquireLink), 0, 777))
+	if e := readPDU(t, b); e.Command != pdu.EnquireLinkResp || e.Sequence != 777 {
+		t.Fatalf("got %+v", e)
+	}
 	select {
 	case r := <-res:
 		t.Fatalf("an enquire_link_resp completed a deliver_sm: %+v %v", r.p.Header, r.err)
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 	b.Write(encode(t, h.Sequence, &pdu.SMResp{Cmd: pdu.DeliverSMResp}))
 	r := <-res

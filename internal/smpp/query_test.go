@@ -13,9 +13,7 @@ import (
 func TestQueryAndCancel(t *testing.T) {
 	w := startWorld(t, nil)
 	pa := dialESME(t, w.addr)
-	if st := pa.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind: %v", st)
-	}
+	pa.mustBind(pdu.BindTransmitter, "pa")
 	// To pb, which is not bound: the SM stays queued.
 	queued, st := pa.submit(numPA, numPB, "wait for pb", 0)
 	if st != 0 {
@@ -42,9 +40,7 @@ func TestQueryAndCancel(t *testing.T) {
 	}
 	// Another peer sees nothing of pa's messages, and cannot cancel them.
 	pb := dialESME(t, w.addr)
-	if st := pb.bind(pdu.BindTransmitter, "pb", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind pb: %v", st)
-	}
+	pb.mustBind(pdu.BindTransmitter, "pb")
 	if r := pb.call(&pdu.QuerySMBody{MessageID: queued}); r.Header.Status != pdu.StatusInvMsgID {
 		t.Fatalf("pb's query of pa's SM: %v", r.Header.Status)
 	}

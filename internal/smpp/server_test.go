@@ -168,6 +168,15 @@ func (e *esme) bind(cmd pdu.CommandID, id, pass string) pdu.Status {
 	return e.call(&pdu.Bind{Cmd: cmd, SystemID: id, Password: pass, InterfaceVersion: 0x34}).Header.Status
 }
 
+// mustBind binds with the test password and fails the test unless the
+// bind is accepted.
+func (e *esme) mustBind(cmd pdu.CommandID, id string) {
+	e.t.Helper()
+	if st := e.bind(cmd, id, "secret"); st != pdu.StatusOK {
+		e.t.Fatalf("%v as %s: %v", cmd, id, st)
+	}
+}
+
 func (e *esme) submit(src, dst, text string, regDelivery uint8) (string, pdu.Status) {
 	e.t.Helper()
 	resp := e.call(&pdu.SM{
@@ -213,17 +222,13 @@ func TestBindRules(t *testing.T) {
 		t.Fatalf("unknown system_id: %v, want ESME_RBINDFAIL", st)
 	}
 	e = dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransceiver, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind: %v", st)
-	}
+	e.mustBind(pdu.BindTransceiver, "pa")
 	if st := e.bind(pdu.BindTransceiver, "pa", "secret"); st != pdu.StatusAlyBnd {
 		t.Fatalf("second bind: %v, want ESME_RALYBND", st)
 	}
 	// A receiver may not submit.
 	rx := dialESME(t, w.addr)
-	if st := rx.bind(pdu.BindReceiver, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind_receiver: %v", st)
-	}
+	rx.mustBind(pdu.BindReceiver, "pa")
 	if _, st := rx.submit(numPA, numLocal, "rx", 0); st != pdu.StatusInvBndSts {
 		t.Fatalf("submit on a receiver bind: %v", st)
 	}
@@ -232,9 +237,7 @@ func TestBindRules(t *testing.T) {
 func TestSubmitIsStored(t *testing.T) {
 	w := startWorld(t, nil)
 	e := dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind: %v", st)
-	}
+	e.mustBind(pdu.BindTransmitter, "pa")
 	id, st := e.submit(numPA, numLocal, "hello", 0)
 	if st != pdu.StatusOK {
 		t.Fatalf("submit: %v", st)
@@ -262,13 +265,9 @@ func TestSubmitIsStored(t *testing.T) {
 func TestDeliverToPeerAndReceipt(t *testing.T) {
 	w := startWorld(t, nil)
 	pa := dialESME(t, w.addr)
-	if st := pa.bind(pdu.BindTransceiver, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind pa: %v", st)
-	}
+	pa.mustBind(pdu.BindTransceiver, "pa")
 	pb := dialESME(t, w.addr)
-	if st := pb.bind(pdu.BindTransceiver, "pb", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind pb: %v", st)
-	}
+	pb.mustBind(pdu.BindTransceiver, "pb")
 	id, st := pb.submit(numPB, numPA, "hi pa", 1)
 	if st != pdu.StatusOK {
 		t.Fatalf("submit: %v", st)
@@ -306,13 +305,9 @@ func TestDeliverRetriedAfterThrottle(t *testing.T) {
 	w := startWorld(t, nil)
 	pa := dialESME(t, w.addr)
 	pa.answer.Store(uint32(pdu.StatusThrottled))
-	if st := pa.bind(pdu.BindReceiver, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind pa: %v", st)
-	}
+	pa.mustBind(pdu.BindReceiver, "pa")
 	pb := dialESME(t, w.addr)
-	if st := pb.bind(pdu.BindTransmitter, "pb", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind pb: %v", st)
-	}
+	pb.mustBind(pdu.BindTransmitter, "pb")
 	if _, st := pb.submit(numPB, numPA, "again", 0); st != pdu.StatusOK {
 		t.Fatalf("submit: %v", st)
 	}
@@ -392,17 +387,13 @@ func TestBadPDUs(t *testing.T) {
 	}
 	// Another client is unaffected.
 	e := dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind after the bad client: %v", st)
-	}
+	e.mustBind(pdu.BindTransmitter, "pa")
 }
 
 func TestUnbind(t *testing.T) {
 	w := startWorld(t, nil)
 	e := dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransceiver, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("bind: %v", st)
-	}
+	e.mustBind(pdu.BindTransceiver, "pa")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	e.s.Unbind(ctx)
@@ -441,7 +432,5 @@ func TestUnboundPerAddressLimit(t *testing.T) {
 		t.Fatalf("bind: %+v", h)
 	}
 	e := dialESME(t, w.addr)
-	if st := e.bind(pdu.BindTransmitter, "pa", "secret"); st != pdu.StatusOK {
-		t.Fatalf("connection after a slot was freed: %v", st)
-	}
+	e.mustBind(pdu.BindTransmitter, "pa")
 }

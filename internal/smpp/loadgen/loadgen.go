@@ -332,10 +332,11 @@ type Sink struct {
 	// Status, if set, answers every submit_sm with it (throttle tests).
 	Status atomic.Uint32
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards lats, first, last, waiters
 	lats    []time.Duration
 	first   time.Time
 	last    time.Time
+	waiters []sinkWaiter
 	n       atomic.Int64
 	ids     atomic.Uint64
 	srvWG   sync.WaitGroup
@@ -343,6 +344,29 @@ type Sink struct {
 	lns     []net.Listener
 	sess    map[*smpp.Session]struct{}
 	closing bool
+}
+
+type sinkWaiter struct {
+	n    int64
+	done chan struct{}
+}
+
+// WaitReceived returns once n messages have been taken, or when ctx ends.
+func (k *Sink) WaitReceived(ctx context.Context, n int64) error {
+	k.mu.Lock()
+	if k.n.Load() >= n {
+		k.mu.Unlock()
+		return nil
+	}
+	w := sinkWaiter{n: n, done: make(chan struct{})}
+	k.waiters = append(k.waiters, w)
+	k.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Serve accepts sessions on ln until Close.
@@ -412,9 +436,9 @@ func (k *Sink) HandleRequest(s *smpp.Session, p pdu.PDU) {
 		now := time.Now()
 		id := strconv.FormatUint(k.ids.Add(1), 16)
 		s.Respond(hd.Sequence, pdu.StatusOK, &pdu.SMResp{Cmd: b.Cmd.Response(), MessageID: id})
-		k.n.Add(1)
 		t, ok := ParseStamp(string(b.ShortMessage))
 		k.mu.Lock()
+		n := k.n.Add(1)
 		if k.first.IsZero() {
 			k.first = now
 		}
@@ -422,6 +446,15 @@ func (k *Sink) HandleRequest(s *smpp.Session, p pdu.PDU) {
 		if ok {
 			k.lats = append(k.lats, now.Sub(t))
 		}
+		kept := k.waiters[:0]
+		for _, w := range k.waiters {
+			if n >= w.n {
+				close(w.done)
+			} else {
+				kept = append(kept, w)
+			}
+		}
+		k.waiters = kept
 		k.mu.Unlock()
 	default:
 		s.Respond(hd.Sequence, pdu.StatusInvCmdID, &pdu.GenericNackBody{})

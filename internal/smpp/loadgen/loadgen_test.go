@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"context"
+	"net"
 	"testing"
 	"time"
 )
@@ -36,5 +38,39 @@ func TestFill(t *testing.T) {
 		if got := fill(c.pattern, c.n); got != c.want {
 			t.Errorf("fill(%q, %d) = %q, want %q", c.pattern, c.n, got, c.want)
 		}
+	}
+}
+
+// TestRunAgainstSink: the load generator binds to the sink, every submit
+// it counts as accepted reached the sink, and WaitReceived signals it.
+func TestRunAgainstSink(t *testing.T) {
+	sink := &Sink{SystemID: "lg", Password: "pw"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sink.Serve(ln)
+	defer sink.Close()
+	res, err := Run(context.Background(), Config{Addr: ln.Addr().String(), SystemID: "lg", Password: "pw",
+		Binds: 2, Window: 4, Count: 50, Duration: 10 * time.Second, Src: "17605550001", Dst: "4420794600xx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 50 || len(res.Errors) != 0 {
+		t.Fatalf("result %s", res)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := sink.WaitReceived(ctx, 50); err != nil {
+		t.Fatalf("sink has %d: %v", sink.Received(), err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := sink.WaitReceived(short, 51); err == nil {
+		t.Fatal("WaitReceived(51) returned with 50 received")
+	}
+	if _, err := Run(context.Background(), Config{Addr: ln.Addr().String(), SystemID: "lg", Password: "bad",
+		Count: 1, Src: "1", Dst: "2"}); err == nil {
+		t.Fatal("a bind with a wrong password ran")
 	}
 }
