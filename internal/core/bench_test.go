@@ -78,12 +78,17 @@ func benchSubmit(b *testing.B, clients, depth int) {
 		}
 	}
 	wg.Wait()
+	reportSubmits(b, h, t0, syncs0, cpu0)
+}
+
+// reportSubmits reports a submit benchmark's rate, records per fdatasync
+// and CPU per SM. CPU per SM (both ends share the process) says more than
+// SM/s on a machine that other work shares.
+func reportSubmits(b *testing.B, h *harness, t0 time.Time, syncs0 float64, cpu0 time.Duration) {
 	el := time.Since(t0)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "SM/s")
 	b.ReportMetric(float64(b.N)/max(1, h.syncs()-syncs0), "SM/sync")
-	// CPU per SM (both ends share the process) says more than SM/s on a
-	// machine that other work shares.
 	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/SM")
 }
 
@@ -195,9 +200,5 @@ func benchSubmitDirect(b *testing.B, goroutines int) {
 		}()
 	}
 	wg.Wait()
-	el := time.Since(t0)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/el.Seconds(), "SM/s")
-	b.ReportMetric(float64(b.N)/max(1, h.syncs()-syncs0), "SM/sync")
-	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/SM")
+	reportSubmits(b, h, t0, syncs0, cpu0)
 }
