@@ -37,6 +37,8 @@ var commands = []command{
 	{"numbers", "manage locally owned numbers", cmdNumbers},
 	{"peers", "manage downstream peers and their number pools", cmdPeers},
 	{"submit", "submit an SM (body on stdin) to the running server", cmdSubmit},
+	{"accounts", "manage chat accounts (the account registry shared by CPT, UDP chat and voice)", cmdAccounts},
+	{"chat", "a CPT chat client (interactive, or --send / --sync for scripts)", cmdChat},
 	{"shell", "restricted SMS access for one number (an OpenSSH ForceCommand)", cmdShell},
 	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing)", cmdBench},
 	{"rh", "run a role handler against the core socket (imsi-lookup, gsm-mt)", cmdRH},

@@ -34,7 +34,31 @@ type Config struct {
 	Core     Core     `toml:"core"`
 	SMPP     SMPP     `toml:"smpp"`
 	Uplink   Uplink   `toml:"uplink"`
+	Chat     Chat     `toml:"chat"`
+	CPT      CPT      `toml:"cpt"`
 	Shutdown Shutdown `toml:"shutdown"`
+}
+
+// Chat configures what every chat front-end shares (docs/cpt.md).
+type Chat struct {
+	AllowUnregistered bool     `toml:"allow_unregistered"`
+	DedupWindow       Duration `toml:"dedup_window"`
+	SMSMaxParts       int      `toml:"sms_max_parts"`
+}
+
+// CPT configures the CPT text-chat server (docs/cpt.md).
+type CPT struct {
+	Listen         string   `toml:"listen"`
+	TLSListen      string   `toml:"tls_listen"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
+	MaxLine        int      `toml:"max_line"`
+	SendQueue      int      `toml:"send_queue"`
+	Pipeline       int      `toml:"pipeline"`
+	Rate           float64  `toml:"rate"`
+	Burst          int      `toml:"burst"`
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	MaxConnections int      `toml:"max_connections"`
 }
 
 // SMPP configures the SMPP server that downstream peers bind to.
@@ -263,6 +287,9 @@ func (c *Config) Validate() error {
 	if err := c.validateSMPP(bad); err != nil {
 		return err
 	}
+	if err := c.validateChat(bad); err != nil {
+		return err
+	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {
 		return bad("shutdown.drain_timeout", "must be positive")
 	}
@@ -355,6 +382,53 @@ func checkListen(addr string) error {
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 0 || p > 65535 {
 		return fmt.Errorf("%q has no valid port", addr)
+	}
+	return nil
+}
+
+func (c *Config) validateChat(bad func(key, format string, args ...any) error) error {
+	if c.Chat.DedupWindow.Duration <= 0 {
+		return bad("chat.dedup_window", "must be positive")
+	}
+	if c.Chat.SMSMaxParts < 1 || c.Chat.SMSMaxParts > 255 {
+		return bad("chat.sms_max_parts", "%d is not between 1 and 255", c.Chat.SMSMaxParts)
+	}
+	p := &c.CPT
+	if p.Listen != "" {
+		if err := checkListen(p.Listen); err != nil {
+			return bad("cpt.listen", "%v", err)
+		}
+	}
+	if p.TLSListen != "" {
+		if err := checkListen(p.TLSListen); err != nil {
+			return bad("cpt.tls_listen", "%v", err)
+		}
+		if p.TLSCert == "" || p.TLSKey == "" {
+			return bad("cpt.tls_listen", "needs cpt.tls_cert and cpt.tls_key")
+		}
+	}
+	// A line must hold at least CONNECT with a full-length name and
+	// password; the store takes at most 255 segments of text.
+	if p.MaxLine < 128 || p.MaxLine > 32768 {
+		return bad("cpt.max_line", "%d is not between 128 and 32768", p.MaxLine)
+	}
+	if p.SendQueue < 4096 || p.SendQueue > 1<<30 {
+		return bad("cpt.send_queue", "%d is not between 4096 and 1073741824", p.SendQueue)
+	}
+	if p.Pipeline < 1 || p.Pipeline > 100000 {
+		return bad("cpt.pipeline", "%d is not between 1 and 100000", p.Pipeline)
+	}
+	if p.Rate <= 0 {
+		return bad("cpt.rate", "must be positive")
+	}
+	if p.Burst < 1 {
+		return bad("cpt.burst", "must be positive")
+	}
+	if p.ConnectTimeout.Duration <= 0 {
+		return bad("cpt.connect_timeout", "must be positive")
+	}
+	if p.MaxConnections < 1 {
+		return bad("cpt.max_connections", "must be positive")
 	}
 	return nil
 }

@@ -129,6 +129,7 @@ type Core struct {
 	stop        chan struct{}
 	m           *Metrics
 	onDischarge func(uint64, pms.Disposition)
+	onStored    func(*pms.Record)
 
 	restore restoreState // owned by the goroutine calling Restore and Start
 
@@ -182,6 +183,11 @@ type Options struct {
 	// OnDischarge, if set, is called after each discharge is durable (and
 	// after its status report is stored). It must not block.
 	OnDischarge func(index uint64, disp pms.Disposition)
+	// OnStored, if set, is called after an SM whose delivery is its
+	// storing (destination class local) is durable, with the record as
+	// stored. The chat service uses it to hand SMS to the user who owns
+	// the number. It must not block or keep rec.
+	OnStored func(rec *pms.Record)
 }
 
 // New creates a core that routes with dir.
@@ -201,6 +207,7 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 	}
 	c := &Core{
 		onDischarge: opts.OnDischarge,
+		onStored:    opts.OnStored,
 		cfg:         cfg,
 		log:         opts.Logger,
 		now:         opts.Now,
@@ -858,6 +865,9 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error) (storedReport
 	}
 	if err == nil {
 		c.m.acceptedFor(rec.DstClass).Inc()
+		if !active && rec.DstClass == pms.ClassLocal && c.onStored != nil {
+			c.onStored(rec)
+		}
 	}
 	if wake {
 		c.poke()

@@ -2,7 +2,6 @@ package numbering
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"switchboard/internal/credential"
 )
 
 // FileName is the database file inside the data directory.
@@ -301,7 +302,8 @@ func (r *peerRecord) peer(name string) (Peer, error) {
 }
 
 // checkPeer validates everything about p except its pool and canonicalises
-// its allowed prefixes.
+// its allowed prefixes (credential.CanonicalPrefixes: IPv4-mapped rules
+// stored as IPv4, host bits cleared, sorted, no duplicates).
 func checkPeer(p *Peer) error {
 	if err := ValidatePeerName(p.Name); err != nil {
 		return err
@@ -313,31 +315,15 @@ func checkPeer(p *Peer) error {
 		if err := ValidateSystemID(p.SystemID); err != nil {
 			return err
 		}
-		if _, err := parseHash(p.PasswordHash); err != nil {
-			return err
+		if err := credential.CheckHash(p.PasswordHash); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidPeer, err)
 		}
 	}
-	for i, pfx := range p.AllowIPs {
-		if !pfx.IsValid() {
-			return fmt.Errorf("%w: invalid allowed address prefix", ErrInvalidPeer)
-		}
-		// Unmapping lets an IPv4 rule match however the listener
-		// reports the address; Masked makes equal rules compare equal.
-		addr := pfx.Addr()
-		bits := pfx.Bits()
-		if addr.Is4In6() {
-			addr = addr.Unmap()
-			bits = max(bits-96, 0)
-		}
-		p.AllowIPs[i] = netip.PrefixFrom(addr, bits).Masked()
+	allow, err := credential.CanonicalPrefixes(p.AllowIPs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPeer, err)
 	}
-	slices.SortFunc(p.AllowIPs, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Bits(), b.Bits())
-	})
-	p.AllowIPs = slices.Compact(p.AllowIPs)
+	p.AllowIPs = allow
 	return nil
 }
 

@@ -9,13 +9,17 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"switchboard/internal/credential"
 )
 
 func TestMain(m *testing.M) {
 	// Real hashes cost ~40 ms each, far more under -race; the tests check
 	// the logic, not the work factor.
-	hashIterations = 1000
-	os.Exit(m.Run())
+	restore := credential.SetIterationsForTest(1000)
+	code := m.Run()
+	restore()
+	os.Exit(code)
 }
 
 func num(t *testing.T, s string) Number {

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+
+	"switchboard/internal/credential"
 )
 
 // Errors of AuthPeer. Each wraps ErrAuth, so a caller that does not care
@@ -202,32 +204,15 @@ func (t *Table) AuthPeer(systemID, password string, ip netip.Addr) (Peer, error)
 		i, ok = t.bySystemID[systemID]
 	}
 	if !ok {
-		burnPasswordCheck(password)
+		credential.Burn(password)
 		return Peer{}, ErrUnknownSystemID
 	}
 	p := &t.peers[i]
 	if !VerifyPassword(p.PasswordHash, password) {
 		return Peer{}, ErrBadPassword
 	}
-	if !ipAllowed(p.AllowIPs, ip) {
+	if !credential.AddrAllowed(p.AllowIPs, ip) {
 		return Peer{}, ErrIPNotAllowed
 	}
 	return p.clone(), nil
-}
-
-// ipAllowed reports whether ip is in one of the prefixes; no prefixes
-// allows every address.
-func ipAllowed(allow []netip.Prefix, ip netip.Addr) bool {
-	if len(allow) == 0 {
-		return true
-	}
-	// A zone (fe80::1%eth0) would make every Contains false; the rules
-	// are about addresses, not interfaces.
-	ip = ip.Unmap().WithZone("")
-	for _, pfx := range allow {
-		if pfx.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,16 +1,11 @@
 package numbering
 
 import (
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
+
+	"switchboard/internal/credential"
 )
 
 // Type is how a locally owned number takes SMS (seed 001 §2.4.1).
@@ -154,91 +149,19 @@ func ValidateSystemID(id string) error {
 	return nil
 }
 
-// Password hashing. golang.org/x/crypto (bcrypt) is not in the module graph,
-// so passwords are hashed with PBKDF2-HMAC-SHA256 from the standard library
-// (crypto/pbkdf2): salted and stretched, compared in constant time. The
-// iteration count is part of the stored hash, so it can be raised later
-// without invalidating existing hashes.
-const (
-	hashScheme    = "pbkdf2-sha256"
-	saltLen       = 16
-	keyLen        = 32
-	maxIterations = 10_000_000 // refuse absurd counts from a damaged file
-)
+// Password hashing lives in internal/credential, shared with the chat
+// accounts; these wrappers keep the peer rules (1 to MaxPassword bytes, no
+// NUL) and the ErrInvalidPeer sentinel that callers test for.
 
-// hashIterations is the PBKDF2 work factor for new hashes: about 40 ms on
-// a current x86-64 core, paid once per SMPP bind. SMPP 3.4 passwords are at
-// most 8 characters, so stretching matters if the file is ever stolen. It is
-// a variable only so that tests can make hashing cheap.
-var hashIterations = 100_000
-
-// HashPassword returns the stored form of an SMPP password:
-// "pbkdf2-sha256$ITERATIONS$SALT$KEY" with SALT and KEY in unpadded base64.
+// HashPassword returns the stored form of an SMPP password (see
+// credential.Hash): "pbkdf2-sha256$ITERATIONS$SALT$KEY".
 func HashPassword(password string) (string, error) {
-	if len(password) < minPasswordLen || len(password) > MaxPassword {
-		return "", fmt.Errorf("%w: a password is %d to %d bytes", ErrInvalidPeer, minPasswordLen, MaxPassword)
+	if err := credential.CheckPassword(password, minPasswordLen, MaxPassword); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidPeer, err)
 	}
-	if strings.IndexByte(password, 0) >= 0 {
-		return "", fmt.Errorf("%w: a password may not contain NUL", ErrInvalidPeer)
-	}
-	salt := make([]byte, saltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("password salt: %w", err)
-	}
-	key, err := pbkdf2.Key(sha256.New, password, salt, hashIterations, keyLen)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	enc := base64.RawStdEncoding
-	return hashScheme + "$" + strconv.Itoa(hashIterations) + "$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(key), nil
-}
-
-// parsedHash is a decoded password hash.
-type parsedHash struct {
-	iter      int
-	salt, key []byte
-}
-
-func parseHash(h string) (parsedHash, error) {
-	bad := fmt.Errorf("%w: malformed password hash", ErrInvalidPeer)
-	parts := strings.Split(h, "$")
-	if len(parts) != 4 || parts[0] != hashScheme {
-		return parsedHash{}, bad
-	}
-	iter, err := strconv.Atoi(parts[1])
-	if err != nil || iter < 1 || iter > maxIterations {
-		return parsedHash{}, bad
-	}
-	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[2])
-	if err != nil || len(salt) == 0 {
-		return parsedHash{}, bad
-	}
-	key, err := enc.DecodeString(parts[3])
-	if err != nil || len(key) == 0 {
-		return parsedHash{}, bad
-	}
-	return parsedHash{iter: iter, salt: salt, key: key}, nil
+	return credential.Hash(password)
 }
 
 // VerifyPassword reports whether password matches a hash made by
 // HashPassword. A malformed hash matches nothing.
-func VerifyPassword(hash, password string) bool {
-	ph, err := parseHash(hash)
-	if err != nil {
-		return false
-	}
-	key, err := pbkdf2.Key(sha256.New, password, ph.salt, ph.iter, len(ph.key))
-	if err != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare(key, ph.key) == 1
-}
-
-// burnPasswordCheck does the work of one verification and throws it away,
-// so that an unknown system ID costs as long as a wrong password and
-// response timing does not tell which system IDs exist.
-func burnPasswordCheck(password string) {
-	var salt [saltLen]byte
-	_, _ = pbkdf2.Key(sha256.New, password, salt[:], hashIterations, keyLen)
-}
+func VerifyPassword(hash, password string) bool { return credential.Verify(hash, password) }

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"switchboard/internal/accounts"
+	"switchboard/internal/chat"
 	"switchboard/internal/config"
 	"switchboard/internal/core"
 	"switchboard/internal/coresock"
@@ -39,6 +41,7 @@ type Server struct {
 	core     *core.Core
 	sock     *coresock.Server
 	smpp     *smppService
+	chat     *chatService
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -73,11 +76,25 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	if err != nil {
 		return err
 	}
+	acctPath := accounts.Path(dir)
+	acctTable, err := accounts.Load(acctPath)
+	if err != nil {
+		return err
+	}
 	coreCfg, err := coreConfig(&s.cfg.Core)
 	if err != nil {
 		return err
 	}
-	c, err := core.New(coreCfg, core.TableDirectory(table), core.Options{Logger: s.log, Metrics: core.NewMetrics(s.reg)})
+	// The chat service is made after the core, which hands it the SMS
+	// stored for local numbers; none can be stored before it exists,
+	// since nothing is served yet.
+	var chatSvc *chat.Service
+	onStored := func(rec *pms.Record) {
+		if chatSvc != nil {
+			chatSvc.SMSStored(rec)
+		}
+	}
+	c, err := core.New(coreCfg, core.TableDirectory(table), core.Options{Logger: s.log, Metrics: core.NewMetrics(s.reg), OnStored: onStored})
 	if err != nil {
 		return fmt.Errorf("core: %w", err)
 	}
@@ -103,8 +120,16 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	st := store.Stats()
 	s.log.Info("message store open", "file", store.Path(), "records", st.Next-st.Base,
 		"active", st.Active, "historical_mb", st.HistoricalMB, "took", time.Since(t0).Round(time.Microsecond))
+	chatSvc = s.newChat(accountDirectory{acctTable, table})
+	if err := s.rebuildChat(chatSvc); err != nil {
+		return err
+	}
 	c.Start(store)
 	defer c.Close()
+	chatSvc.Start()
+	defer chatSvc.Close()
+	var acctCurrent atomic.Pointer[accounts.Table]
+	acctCurrent.Store(acctTable)
 
 	mode, _ := strconv.ParseUint(s.cfg.Core.SocketMode, 8, 32)
 	sockPath := filepath.Join(dir, datadir.CoreSocket)
@@ -120,9 +145,15 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		if err != nil {
 			return err
 		}
+		a, err := accounts.Load(acctPath)
+		if err != nil {
+			return err
+		}
 		current.Store(t)
 		c.SetDirectory(core.TableDirectory(t))
-		s.log.Info("numbering reloaded")
+		acctCurrent.Store(a)
+		chatSvc.SetDirectory(accountDirectory{a, t})
+		s.log.Info("numbering and accounts reloaded")
 		return nil
 	}
 	sockDone := make(chan struct{})
@@ -151,6 +182,20 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		svc.stop(sctx)
 	}()
 
+	// Chat stops before SMPP and the core, like SMPP: its clients get the
+	// answers owed to them while the core can still store.
+	chatFront, err := s.startCPT(chatSvc, &acctCurrent)
+	if err != nil {
+		chatSvc.Close()
+		return err
+	}
+	s.chat = chatFront
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.DrainTimeout.Duration)
+		defer cancel()
+		chatFront.stop(sctx)
+	}()
+
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
@@ -167,7 +212,12 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	for i, a := range svc.addrs {
 		smppAddrs[i] = a.String()
 	}
-	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","), "data", dir, "pid", os.Getpid())
+	cptAddrs := make([]string, len(chatFront.addrs))
+	for i, a := range chatFront.addrs {
+		cptAddrs[i] = a.String()
+	}
+	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","),
+		"cpt", strings.Join(cptAddrs, ","), "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}
@@ -248,3 +298,9 @@ func coreConfig(c *config.Core) (core.Config, error) {
 		DedupWindow:    c.DedupWindow.Duration,
 	}, nil
 }
+
+// CPTAddrs are the CPT listeners' addresses.
+func (s *Server) CPTAddrs() []net.Addr { return s.chat.addrs }
+
+// Chat is the chat service.
+func (s *Server) Chat() *chat.Service { return s.chat.svc }

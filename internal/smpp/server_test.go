@@ -49,6 +49,7 @@ func startWorld(t *testing.T, tweak func(*config.Config)) *world {
 	c.DataDir = t.TempDir()
 	c.Admin.Listen = "127.0.0.1:0"
 	c.SMPP.Listen = "127.0.0.1:0"
+	c.CPT.Listen = "127.0.0.1:0"
 	c.Core.RetryMin.Duration = 50 * time.Millisecond
 	c.Core.RetryMax.Duration = 200 * time.Millisecond
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second

@@ -1,0 +1,217 @@
+// Package chat is the one chat world that every chat front-end (CPT, UDP
+// chat) shares: who is online under which name, which connections follow
+// which group, the history index that SYNC reads, duplicate detection for
+// resent messages, pushing new messages to connected users, and the bridge
+// between chat users and SMS at the numbers they own.
+//
+// Messages are stored by the core (core.SubmitChatAsync) in the message
+// store; this package keeps only RAM state that it rebuilds from the store
+// at startup. It never writes the store itself and knows nothing about any
+// wire format.
+//
+// Lock order: Service.mu, then Session.mu, then history.mu; dedup.mu and
+// fanout.mu are leaves taken with nothing else held.
+package chat
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"switchboard/internal/core"
+	"switchboard/internal/pms"
+)
+
+// Errors a front-end maps to its own protocol's refusals.
+var (
+	// ErrNameTaken: someone is logged in under the name, on any front-end.
+	ErrNameTaken = errors.New("chat: username is already in use")
+	// ErrNoNumber: an SMS target from a user whose account owns no number.
+	ErrNoNumber = errors.New("chat: the account owns no phone number to send SMS from")
+	// ErrRefused: the core refused the message (the wrapped core.Error
+	// says why).
+	ErrRefused = errors.New("chat: message refused")
+	// ErrTooLong: the text does not fit one chat message or SMS.
+	ErrTooLong = errors.New("chat: message too long")
+	// ErrClosed: the service is shutting down.
+	ErrClosed = errors.New("chat: shutting down")
+	// ErrUnknownUser: a direct message to a user nobody knows (only the
+	// front-ends that must refuse those, UDP chat, ask for this check).
+	ErrUnknownUser = errors.New("chat: no such user")
+)
+
+// Backend is what the service needs from the core.
+type Backend interface {
+	SubmitChatAsync(ctx context.Context, m *core.ChatMessage, done func(first uint64, entry time.Time, err error)) error
+	Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error)
+	ReadRaw(index uint64, b *[pms.RecordSize]byte) error
+}
+
+// Directory answers account questions: the account registry, adapted by
+// the server so that it can be reloaded.
+type Directory interface {
+	// Registered reports whether an account of that name exists.
+	Registered(name string) bool
+	// NumberOf is the E.164 number (11 digits for NANP, no "+") the
+	// account owns, or "".
+	NumberOf(name string) string
+	// OwnerOf is the account owning an E.164 number.
+	OwnerOf(e164 string) (string, bool)
+}
+
+// Config tunes the service.
+type Config struct {
+	// DedupWindow is how long a message is remembered for recognising a
+	// resend from a new connection after a lost ACK.
+	DedupWindow time.Duration
+	// SMSParts limits an SMS sent from chat (parts of a concatenated SM).
+	SMSParts int
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	Now      func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = time.Minute
+	}
+	if c.SMSParts <= 0 {
+		c.SMSParts = 16
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service is the chat world. Create it with New, Rebuild its history from
+// the store, then Start it.
+type Service struct {
+	cfg Config
+	be  Backend
+	dir Directory
+	m   *Metrics
+
+	hist   history
+	dedup  dedup
+	fan    fanout
+	parts  partBuffer
+	closed chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex
+	closing bool
+	nextID  uint64
+	online  map[string]*Session
+	groups  map[string]*members
+}
+
+// New creates a service over the core and the account directory.
+func New(cfg Config, be Backend, dir Directory) *Service {
+	cfg.setDefaults()
+	s := &Service{
+		cfg:    cfg,
+		be:     be,
+		dir:    dir,
+		m:      cfg.Metrics,
+		closed: make(chan struct{}),
+		online: map[string]*Session{},
+		groups: map[string]*members{},
+	}
+	s.hist.init()
+	s.dedup.init(cfg.DedupWindow)
+	s.fan.init()
+	s.fan.svc = s
+	s.parts.init()
+	return s
+}
+
+// SetDirectory replaces the account directory (after a reload).
+func (s *Service) SetDirectory(dir Directory) {
+	s.mu.Lock()
+	s.dir = dir
+	s.mu.Unlock()
+}
+
+func (s *Service) directory() Directory {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dir
+}
+
+// Start runs the delivery goroutines.
+func (s *Service) Start() {
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.fan.run(s.closed)
+	}()
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.closed:
+				return
+			case now := <-t.C:
+				s.sweepParts(now)
+			}
+		}
+	}()
+}
+
+// Close stops accepting messages and waits for deliveries in progress.
+// Sessions still open are not closed: their front-ends do that.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	s.mu.Unlock()
+	close(s.closed)
+	s.wg.Wait()
+}
+
+// Online reports the names logged in now, on every front-end.
+func (s *Service) Online() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.online))
+	for n := range s.online {
+		names = append(names, n)
+	}
+	return names
+}
+
+// IsOnline reports whether name is logged in.
+func (s *Service) IsOnline(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.online[name] != nil
+}
+
+// goTracked runs f on a goroutine that Close waits for, unless the
+// service is closing; it reports whether f was started.
+func (s *Service) goTracked(f func()) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}

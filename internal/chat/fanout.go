@@ -1,0 +1,117 @@
+package chat
+
+import "sync"
+
+// members are the sessions following a group: a slice for fast fan-out
+// and positions for removal in O(1).
+type members struct {
+	list []*Session
+	pos  map[*Session]int
+}
+
+func (m *members) add(s *Session) bool {
+	if _, ok := m.pos[s]; ok {
+		return false
+	}
+	m.pos[s] = len(m.list)
+	m.list = append(m.list, s)
+	return true
+}
+
+func (m *members) remove(s *Session) {
+	i, ok := m.pos[s]
+	if !ok {
+		return
+	}
+	last := len(m.list) - 1
+	m.list[i] = m.list[last]
+	m.pos[m.list[i]] = i
+	m.list[last] = nil
+	m.list = m.list[:last]
+	delete(m.pos, s)
+}
+
+// push is one stored message to hand to whoever should see it now.
+type push struct {
+	m      *Message
+	origin *Session // not echoed back to the connection that sent it
+	// user, for a direct message or SMS: the recipient's name.
+	user string
+}
+
+// fanout hands stored messages to the endpoints of their recipients on
+// its own goroutine, in the order they were stored, so that the store's
+// completion goroutine (which makes them known) never waits on a group
+// of a thousand members.
+type fanout struct {
+	mu     sync.Mutex
+	q      []push
+	signal chan struct{}
+	svc    *Service
+}
+
+func (f *fanout) init() { f.signal = make(chan struct{}, 1) }
+
+func (f *fanout) enqueue(p push) {
+	f.mu.Lock()
+	f.q = append(f.q, p)
+	n := len(f.q)
+	f.mu.Unlock()
+	if n == 1 {
+		select {
+		case f.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (f *fanout) run(stop <-chan struct{}) {
+	var batch []push
+	for {
+		f.mu.Lock()
+		batch, f.q = f.q, batch[:0]
+		f.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-f.signal:
+				continue
+			case <-stop:
+				// Deliver what was stored before the stop.
+				f.mu.Lock()
+				batch, f.q = f.q, nil
+				f.mu.Unlock()
+				f.deliver(batch)
+				return
+			}
+		}
+		f.deliver(batch)
+		clear(batch)
+	}
+}
+
+func (f *fanout) deliver(batch []push) {
+	s := f.svc
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range batch {
+		if p.m.Group {
+			g := s.groups[p.m.Target]
+			if g == nil {
+				continue
+			}
+			n := 0
+			for _, ss := range g.list {
+				if ss != p.origin {
+					ss.ep.Deliver(p.m)
+					n++
+				}
+			}
+			s.m.deliveries.Add(float64(n))
+			continue
+		}
+		if ss := s.online[p.user]; ss != nil && ss != p.origin {
+			ss.ep.Deliver(p.m)
+			s.m.deliveries.Inc()
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package chat
+
+import (
+	"sync"
+	"time"
+)
+
+// Message is one chat message or SMS as users see it.
+type Message struct {
+	// ID is the index of its first record in the store.
+	ID uint64
+	// Time is when the store accepted it.
+	Time time.Time
+	// Target is where it was addressed: the group's name, or for direct
+	// messages and SMS the recipient's username.
+	Target string
+	// Group tells a group message from a direct one.
+	Group bool
+	// Sender is a username, or "+" and the E.164 digits for an SMS.
+	Sender string
+	// Text is UTF-8 without line breaks.
+	Text []byte
+
+	// wire caches each front-end's encoding, so that a message pushed to
+	// a thousand members of a group is formatted once per protocol.
+	wire [WireKinds]struct {
+		once sync.Once
+		b    []byte
+	}
+}
+
+// Wire kinds for Message.Wire.
+const (
+	WireCPT = iota
+	WireUDP
+	WireKinds
+)
+
+// Wire returns the message encoded by enc for a front-end, computing it
+// once per kind. The bytes are shared: callers must not modify them.
+func (m *Message) Wire(kind int, enc func(*Message) []byte) []byte {
+	w := &m.wire[kind]
+	w.once.Do(func() { w.b = enc(m) })
+	return w.b
+}
+
+// Endpoint is one logged-in user's connection on some front-end.
+type Endpoint interface {
+	// Deliver queues m for the user. It must not block: a front-end whose
+	// queue for this user is full cuts the connection (a slow consumer
+	// must not hold up everyone else), and the user finds the message by
+	// SYNC later, since it is stored.
+	Deliver(m *Message)
+}

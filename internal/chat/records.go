@@ -1,0 +1,117 @@
+package chat
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"switchboard/internal/pms"
+)
+
+// load reads the message an index entry points at from the store.
+func (s *Service) load(e entry, raw *[pms.RecordSize]byte, rec *pms.Record) (*Message, error) {
+	if e.sms {
+		return s.loadSMS(e, raw, rec)
+	}
+	if err := s.read(e.id, raw, rec); err != nil {
+		return nil, err
+	}
+	if rec.Kind != pms.KindChat || rec.Part != 1 {
+		return nil, fmt.Errorf("record %d is not the start of a chat message", e.id)
+	}
+	m := &Message{ID: e.id, Time: rec.Entry, Target: rec.To, Group: rec.ToGroup, Sender: rec.From}
+	text := append([]byte(nil), rec.Text...)
+	for part, parts := 2, int(rec.Parts); part <= parts; part++ {
+		id := e.id + uint64(part-1)
+		if err := s.read(id, raw, rec); err != nil {
+			return nil, err
+		}
+		if rec.Kind != pms.KindChat || int(rec.Part) != part {
+			return nil, fmt.Errorf("record %d is not segment %d of chat message %d", id, part, e.id)
+		}
+		text = append(text, rec.Text...)
+	}
+	m.Text = text
+	return m, nil
+}
+
+func (s *Service) loadSMS(e entry, raw *[pms.RecordSize]byte, rec *pms.Record) (*Message, error) {
+	var text strings.Builder
+	m := &Message{ID: e.id}
+	for i, id := range s.hist.smsParts(e.id) {
+		if err := s.read(id, raw, rec); err != nil {
+			return nil, err
+		}
+		if rec.Kind != pms.KindSM {
+			return nil, fmt.Errorf("record %d is not an SM", id)
+		}
+		if i == 0 {
+			m.Time, m.Sender = rec.Entry, smsSender(rec.Src)
+		}
+		text.WriteString(smsText(rec))
+	}
+	m.Text = []byte(text.String())
+	return m, nil
+}
+
+func (s *Service) read(id uint64, raw *[pms.RecordSize]byte, rec *pms.Record) error {
+	if err := s.be.ReadRaw(id, raw); err != nil {
+		return err
+	}
+	return pms.Decode(raw[:], rec)
+}
+
+// Rebuild indexes every chat message and every SMS stored for a local
+// number in the store snapshot r, and remembers the messages of the last
+// DedupWindow for recognising resends. It runs once, after the store has
+// opened and before anything new can be stored.
+func (s *Service) Rebuild(r *pms.Reader) error {
+	t0 := time.Now()
+	var rec pms.Record
+	recent := s.cfg.Now().Add(-s.cfg.DedupWindow).UnixNano()
+	n := r.Len()
+	r.Sequential(0, n)
+	for i := 0; i < n; i++ {
+		b := r.Raw(i)
+		switch pms.Kind(b[3]) {
+		case pms.KindChat:
+			if err := pms.Decode(b, &rec); err != nil || rec.Part != 1 {
+				// Segments after the first are read with it; a record
+				// that does not decode was counted by the store already.
+				continue
+			}
+			id, ns := rec.Index, rec.Entry.UnixNano()
+			s.hist.addChat(rec.To, rec.ToGroup, id, ns)
+			if ns >= recent {
+				s.rememberChat(r, i, &rec)
+			}
+		case pms.KindSM:
+			if pms.Class(b[29]) != pms.ClassLocal || b[30]&1 != 0 {
+				continue // not stored for a local number, or a status report
+			}
+			if err := pms.Decode(b, &rec); err != nil {
+				continue
+			}
+			s.indexSMS(&rec, false)
+		}
+	}
+	msgs, groups, inboxes := s.hist.stats()
+	s.cfg.Logger.Info("chat history indexed", "records", n, "messages", msgs, "groups", groups,
+		"inboxes", inboxes, "took", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// rememberChat adds a recent message found at position i to the
+// duplicate check, reading its later segments for the text.
+func (s *Service) rememberChat(r *pms.Reader, i int, first *pms.Record) {
+	from, to, group, id, ns := first.From, first.To, first.ToGroup, first.Index, first.Entry.UnixNano()
+	text := append([]byte(nil), first.Text...)
+	var seg pms.Record
+	for p := 2; p <= int(first.Parts); p++ {
+		if i+p-1 >= r.Len() || pms.Decode(r.Raw(i+p-1), &seg) != nil || seg.Kind != pms.KindChat {
+			return
+		}
+		text = append(text, seg.Text...)
+	}
+	s.dedup.remember(s.dedup.key(from, to, group, text), id, ns)
+}

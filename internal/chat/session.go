@@ -1,0 +1,282 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"switchboard/internal/core"
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// Session is one user logged in on one front-end connection.
+type Session struct {
+	svc  *Service
+	id   uint64
+	name string
+	ep   Endpoint
+	// groups this session follows; guarded by Service.mu.
+	groups map[string]struct{}
+}
+
+// Name is the session's username.
+func (ss *Session) Name() string { return ss.name }
+
+// Login claims name for ep. Names are one namespace across every
+// front-end: a name in use on any of them is taken.
+func (s *Service) Login(name string, ep Endpoint) (*Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrClosed
+	}
+	if s.online[name] != nil {
+		return nil, ErrNameTaken
+	}
+	s.nextID++
+	ss := &Session{svc: s, id: s.nextID, name: name, ep: ep, groups: map[string]struct{}{}}
+	s.online[name] = ss
+	s.m.online.Inc()
+	return ss, nil
+}
+
+// Logout frees the name and leaves every group. Messages already queued
+// for the endpoint may still be delivered to it; the front-end drops them.
+func (ss *Session) Logout() {
+	s := ss.svc
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.online[ss.name] != ss {
+		return
+	}
+	delete(s.online, ss.name)
+	for g := range ss.groups {
+		if m := s.groups[g]; m != nil {
+			m.remove(ss)
+			if len(m.list) == 0 {
+				delete(s.groups, g)
+			}
+		}
+	}
+	ss.groups = nil
+	s.m.online.Dec()
+}
+
+// Join makes the session follow group: new messages to it are pushed.
+// Sending to a group or SYNCing it joins it; there is no explicit leave
+// besides logging out.
+func (ss *Session) Join(group string) {
+	s := ss.svc
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss.groups == nil {
+		return // logged out
+	}
+	if _, ok := ss.groups[group]; ok {
+		return
+	}
+	m := s.groups[group]
+	if m == nil {
+		m = &members{pos: map[*Session]int{}}
+		s.groups[group] = m
+	}
+	m.add(ss)
+	ss.groups[group] = struct{}{}
+}
+
+// Kind of target a name is, for Post and History.
+type TargetKind uint8
+
+const (
+	TargetGroup TargetKind = iota
+	TargetUser
+	TargetPhone
+)
+
+// Classify says what a target names. A phone number form is always a
+// phone (those names cannot be usernames); a name with an account or
+// logged in now is a user; anything else is a group, which comes to exist
+// with its first message.
+func (s *Service) Classify(target string) TargetKind {
+	if IsPhone(target) {
+		return TargetPhone
+	}
+	if s.directory().Registered(target) || s.IsOnline(target) {
+		return TargetUser
+	}
+	return TargetGroup
+}
+
+// IsPhone reports whether a name has a phone number's form: "+" and 1 to
+// 15 digits, or 4 to 15 digits (NANP forms, USA short codes and the local
+// 4-digit specials among them).
+func IsPhone(name string) bool {
+	d := name
+	if len(d) > 0 && d[0] == '+' {
+		d = d[1:]
+		if len(d) == 0 {
+			return false
+		}
+	} else if len(d) < 4 {
+		return false
+	}
+	if len(d) > 15 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Post sends text from the session's user to target. done is called
+// exactly once, from some goroutine, after the message is durably stored
+// (with its id) or has failed; it must not block. A message recognised as
+// a resend of one already stored is not stored again: done gets the
+// original's id.
+func (ss *Session) Post(ctx context.Context, target string, text []byte, done func(id uint64, err error)) {
+	s := ss.svc
+	switch s.Classify(target) {
+	case TargetPhone:
+		text = append([]byte(nil), text...)
+		if !s.goTracked(func() { done(s.sendSMS(ctx, ss.name, target, text)) }) {
+			done(0, ErrClosed)
+		}
+		return
+	case TargetGroup:
+		ss.Join(target)
+		ss.post(ctx, target, true, text, done)
+	default:
+		ss.post(ctx, target, false, text, done)
+	}
+}
+
+func (ss *Session) post(ctx context.Context, target string, group bool, text []byte, done func(uint64, error)) {
+	s := ss.svc
+	now := s.cfg.Now().UnixNano()
+	key := s.dedup.key(ss.name, target, group, text)
+	de, first := s.dedup.claim(key, ss.id, now)
+	if !first {
+		s.m.duplicates.Inc()
+		select {
+		case <-de.done:
+			done(de.id, de.err)
+		default:
+			if !s.goTracked(func() {
+				<-de.done
+				done(de.id, de.err)
+			}) {
+				done(0, ErrClosed)
+			}
+		}
+		return
+	}
+	// The text is kept by the message pushed to others, so it must not
+	// alias the front-end's read buffer.
+	text = append([]byte(nil), text...)
+	err := s.be.SubmitChatAsync(ctx, &core.ChatMessage{From: ss.name, To: target, ToGroup: group, Text: text},
+		func(id uint64, entry time.Time, err error) {
+			if err != nil {
+				err = fmt.Errorf("%w: %w", ErrRefused, err)
+				s.dedup.resolve(de, 0, err)
+				done(0, err)
+				return
+			}
+			s.dedup.resolve(de, id, nil)
+			s.hist.addChat(target, group, id, entry.UnixNano())
+			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
+			s.fan.enqueue(push{m: m, origin: ss, user: target})
+			s.m.posted.Inc()
+			done(id, nil)
+		})
+	if err != nil {
+		err = refusal(err)
+		s.dedup.resolve(de, 0, err)
+		done(0, err)
+	}
+}
+
+// refusal wraps a core error as ErrRefused (or ErrTooLong when the text
+// was the problem).
+func refusal(err error) error {
+	var ce *core.Error
+	if errors.As(err, &ce) && ce.Status == coresock.StatusBadLength {
+		return fmt.Errorf("%w: %w", ErrTooLong, err)
+	}
+	return fmt.Errorf("%w: %w", ErrRefused, err)
+}
+
+// History calls fn with the messages of a target stored strictly after
+// `after`, oldest first, as the store had them when History was called.
+// For a group: its messages (and the session joins it). For the
+// session's own name or "": its inbox, the direct messages to the user
+// and the SMS to the number the account owns. For another user or a phone
+// number: the conversation with them (what each sent the other). Every
+// message is reported with Target set to the target asked for, as SYNC
+// requires.
+func (ss *Session) History(target string, after time.Time, fn func(*Message) error) error {
+	s := ss.svc
+	ns := after.UnixNano()
+	if after.IsZero() {
+		ns = -1 << 63
+	}
+	var list []entry
+	filter := ""
+	kind := TargetUser
+	if target != "" && target != ss.name {
+		kind = s.Classify(target)
+	}
+	dir := s.directory()
+	switch {
+	case kind == TargetGroup:
+		ss.Join(target)
+		list = s.hist.groupAfter(target, ns)
+	case target == "" || target == ss.name:
+		list = ss.inbox(dir, ns)
+	default:
+		// A conversation: what they sent me, and what I sent them.
+		filter = target
+		mine := ss.inbox(dir, ns)
+		var theirs []entry
+		if kind == TargetUser {
+			theirs = s.hist.inboxAfter(target, "", ns)
+		}
+		list = merge(mine, theirs)
+	}
+	show := target
+	if show == "" {
+		show = ss.name
+	}
+	var raw [pms.RecordSize]byte
+	var rec pms.Record
+	for _, e := range list {
+		m, err := s.load(e, &raw, &rec)
+		if err != nil {
+			s.m.readErrors.Inc()
+			s.cfg.Logger.Warn("chat history: record unreadable", "index", e.id, "error", err)
+			continue
+		}
+		if filter != "" && m.Sender != filter && !(m.Sender == ss.name && m.Target == filter) {
+			continue
+		}
+		m.Target = show
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inbox is what was addressed to the session's user after ns: direct
+// messages, SMS to the account's number, and messages sent to the name
+// while nobody of that name was known, which were filed as a group of
+// that name (a name is a user only while it has an account or is logged
+// in, so a message to an absent unregistered name cannot tell).
+func (ss *Session) inbox(dir Directory, ns int64) []entry {
+	h := &ss.svc.hist
+	return merge(h.inboxAfter(ss.name, dir.NumberOf(ss.name), ns), h.groupAfter(ss.name, ns))
+}

@@ -1,0 +1,477 @@
+package cpt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/internal/chat"
+	"switchboard/internal/core"
+	"switchboard/internal/coresock"
+)
+
+// conn is one client connection. The reader goroutine (run) owns the
+// session, the rate budget and the connect tries; everything a store
+// completion or a push touches is under mu.
+//
+// Replies keep the order of the commands they answer although SENDs are
+// stored asynchronously: every reply takes a slot in pend, in command
+// order, and a slot's line is written only when every earlier slot has
+// been answered. Pushed MSG lines do not take slots; they go out as they
+// come, except during a SYNC reply, where they are held back until after
+// its ENDSYNC so that every MSG of the reply carries the requested group.
+type conn struct {
+	s  *Server
+	nc net.Conn
+	ip netip.Addr
+	r  *Reader
+
+	sess     *chat.Session
+	tries    int
+	tokens   float64
+	last     time.Time
+	floods   int
+	stopping atomic.Bool
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled when pend drains or out shrinks
+	out      []byte
+	flushing bool
+	dead     bool
+	syncing  bool
+	held     []*chat.Message
+	pend     []slot
+	pendBase uint64 // sequence number of pend[0]
+	pendNext uint64
+	inflight int // SENDs being stored
+}
+
+// slot is one reply in command order.
+type slot struct {
+	done   bool
+	reason string // "" is ACK
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, tokens: float64(s.cfg.Burst)}
+	c.cond = sync.NewCond(&c.mu)
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.ip = ta.AddrPort().Addr().Unmap()
+	}
+	c.r = NewReader(nc, s.cfg.MaxLine)
+	return c
+}
+
+// stopReading makes the reader goroutine stop after the line it is on.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+func (c *conn) run() {
+	defer c.finish()
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectTimeout))
+	if c.stopping.Load() {
+		return
+	}
+	for {
+		line, err := c.r.ReadLine()
+		if err != nil {
+			if errors.Is(err, ErrLineTooLong) {
+				c.s.m.badInput(ReasonLineTooLong)
+				c.decline(ReasonLineTooLong)
+				continue
+			}
+			return
+		}
+		c.s.m.lines.Inc()
+		if !c.allow() {
+			c.s.m.badInput(ReasonRateLimited)
+			c.decline(ReasonRateLimited)
+			if c.floods >= c.s.cfg.FloodLimit {
+				c.s.log.Info("cpt client disconnected for flooding", "remote", c.ip.String())
+				return
+			}
+			continue
+		}
+		req, err := ParseRequest(line)
+		if err != nil {
+			reason := Reason(err)
+			c.s.m.badInput(reason)
+			c.decline(reason)
+			continue
+		}
+		var keep bool
+		switch req.Verb {
+		case VerbConnect:
+			keep = c.connect(&req)
+		case VerbSend:
+			keep = c.send(&req)
+		case VerbSync:
+			keep = c.sync(&req)
+		default:
+			c.decline(ReasonUnsupportedCommand)
+			keep = true
+		}
+		if !keep {
+			return
+		}
+	}
+}
+
+// allow spends one command from the token bucket.
+func (c *conn) allow() bool {
+	now := time.Now()
+	if !c.last.IsZero() {
+		c.tokens = min(float64(c.s.cfg.Burst), c.tokens+now.Sub(c.last).Seconds()*c.s.cfg.Rate)
+	}
+	c.last = now
+	if c.tokens < 1 {
+		c.floods++
+		return false
+	}
+	c.tokens--
+	c.floods = 0
+	return true
+}
+
+func (c *conn) connect(req *Request) bool {
+	if c.sess != nil {
+		c.decline(ReasonAlreadyLoggedIn)
+		return true
+	}
+	name := string(req.Name)
+	if reason := c.login(name, req.Secret); reason != "" {
+		c.decline(reason)
+		c.tries++
+		return c.tries < c.s.cfg.MaxConnectTries
+	}
+	c.s.m.logins.Inc()
+	c.reply(AppendAccept(nil))
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if c.stopping.Load() {
+		c.stopReading()
+	}
+	return true
+}
+
+// login checks a CONNECT and claims the name; it returns the DECLINE
+// reason, or "".
+func (c *conn) login(name string, secret []byte) string {
+	if IsReserved([]byte(name)) || chat.IsPhone(name) {
+		return ReasonUsernameInvalid
+	}
+	registered := false
+	if auth := c.s.cfg.Auth; auth != nil {
+		// Password checks are deliberately slow; bound how many run at
+		// once so that a login flood cannot take every core.
+		c.s.authSem <- struct{}{}
+		reason, reg := auth(name, secret, c.ip)
+		<-c.s.authSem
+		if reason != "" {
+			return reason
+		}
+		registered = reg
+	}
+	if !registered && !c.s.cfg.AllowUnregistered {
+		return ReasonBadCredentials
+	}
+	sess, err := c.s.chat.Login(name, c)
+	switch {
+	case errors.Is(err, chat.ErrNameTaken):
+		return ReasonUsernameTaken
+	case err != nil:
+		return ReasonServerBusy
+	}
+	c.sess = sess
+	return ""
+}
+
+func (c *conn) send(req *Request) bool {
+	if c.sess == nil {
+		c.decline(ReasonNotConnected)
+		return true
+	}
+	c.mu.Lock()
+	for c.inflight >= c.s.cfg.Pipeline && !c.dead {
+		c.cond.Wait()
+	}
+	if c.dead {
+		c.mu.Unlock()
+		return false
+	}
+	seq := c.pendNext
+	c.pendNext++
+	c.pend = append(c.pend, slot{})
+	c.inflight++
+	c.mu.Unlock()
+	c.s.m.sends.Inc()
+	c.sess.Post(context.Background(), string(req.Name), req.Text, func(_ uint64, err error) {
+		reason := ""
+		if err != nil {
+			reason = sendReason(err)
+			c.s.m.sendRefused(reason)
+		}
+		c.resolve(seq, reason, true)
+	})
+	return true
+}
+
+// sendReason maps a refused SEND to its DECLINE reason.
+func sendReason(err error) string {
+	var ce *core.Error
+	switch {
+	case errors.Is(err, chat.ErrTooLong):
+		return ReasonTooLong
+	case errors.Is(err, chat.ErrNoNumber):
+		return ReasonNotPermitted
+	case errors.As(err, &ce):
+		switch ce.Status {
+		case coresock.StatusUpstreamNotPermitted, coresock.StatusSourceNotAllowed:
+			return ReasonNotPermitted
+		case coresock.StatusInvalidNumber, coresock.StatusUnroutable, coresock.StatusNotSMSCapable:
+			return ReasonUnknownTarget
+		case coresock.StatusBadLength:
+			return ReasonTooLong
+		}
+	}
+	return ReasonServerBusy
+}
+
+func (c *conn) sync(req *Request) bool {
+	if c.sess == nil {
+		c.decline(ReasonNotConnected)
+		return true
+	}
+	c.mu.Lock()
+	// Answer every SEND before the SYNC, so that the replies stay in
+	// order and the SYNC sees the client's own messages.
+	for len(c.pend) > 0 && !c.dead {
+		c.cond.Wait()
+	}
+	if c.dead {
+		c.mu.Unlock()
+		return false
+	}
+	c.syncing = true
+	c.mu.Unlock()
+	target := ""
+	if req.HasGroup {
+		target = string(req.Name)
+	}
+	c.s.m.syncs.Inc()
+	err := c.sess.History(target, time.Unix(req.After, 0), func(m *chat.Message) error {
+		return c.queueWait(appendMsg(nil, m))
+	})
+	c.mu.Lock()
+	c.syncing = false
+	held := c.held
+	c.held = nil
+	c.mu.Unlock()
+	if err != nil {
+		return false
+	}
+	c.reply(AppendEndSync(nil))
+	for _, m := range held {
+		c.Deliver(m)
+	}
+	return true
+}
+
+// decline queues a DECLINE in command order: behind SENDs still being
+// stored it waits in a slot.
+func (c *conn) decline(reason string) {
+	c.s.m.declines(reason)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pend) == 0 {
+		c.queueLocked(AppendDecline(nil, reason))
+		return
+	}
+	c.pend = append(c.pend, slot{done: true, reason: reason})
+	c.pendNext++
+}
+
+// reply queues ACCEPT or ENDSYNC. Neither can wait behind a SEND: ACCEPT
+// comes before any SEND is possible and SYNC drains the SENDs first.
+func (c *conn) reply(line []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queueLocked(line)
+}
+
+// resolve answers the SEND in slot seq and writes every answer that no
+// longer waits for an earlier one.
+func (c *conn) resolve(seq uint64, reason string, isSend bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if isSend {
+		c.inflight--
+	}
+	i := int(seq - c.pendBase)
+	if i < 0 || i >= len(c.pend) {
+		return
+	}
+	c.pend[i] = slot{done: true, reason: reason}
+	n := 0
+	for n < len(c.pend) && c.pend[n].done {
+		if r := c.pend[n].reason; r == "" {
+			c.queueLocked(AppendAck(nil))
+		} else {
+			c.queueLocked(AppendDecline(nil, r))
+		}
+		n++
+	}
+	if n > 0 {
+		c.pend = c.pend[n:]
+		c.pendBase += uint64(n)
+		if len(c.pend) == 0 {
+			c.pend = nil
+		}
+	}
+	c.cond.Broadcast()
+}
+
+// Deliver is chat.Endpoint: a message pushed to this user.
+func (c *conn) Deliver(m *chat.Message) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead {
+		return
+	}
+	if c.syncing {
+		c.held = append(c.held, m)
+		return
+	}
+	c.s.m.pushes.Inc()
+	c.queueLocked(m.Wire(chat.WireCPT, encodeMsg))
+}
+
+func encodeMsg(m *chat.Message) []byte { return appendMsg(nil, m) }
+
+// appendMsg encodes a message as MSG. Text from the chat front-ends never
+// holds line breaks, but one from anywhere would end the line early and
+// let its rest be read as a command, so they are made spaces here too.
+func appendMsg(dst []byte, m *chat.Message) []byte {
+	text := m.Text
+	if bytes.IndexByte(text, '\n') >= 0 || bytes.IndexByte(text, '\r') >= 0 {
+		text = bytes.Map(func(r rune) rune {
+			if r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, text)
+	}
+	return AppendMsg(dst, m.Target, m.Sender, m.Time.Unix(), text)
+}
+
+// queueLocked adds bytes to the send queue and makes sure a flusher runs.
+// Beyond SendQueue the client is a slow consumer and is cut off.
+func (c *conn) queueLocked(b []byte) {
+	if c.dead {
+		return
+	}
+	if len(c.out)+len(b) > c.s.cfg.SendQueue {
+		c.s.m.slowConsumers.Inc()
+		c.s.log.Info("cpt slow consumer disconnected", "remote", c.ip.String(), "queued", len(c.out))
+		c.killLocked()
+		return
+	}
+	c.out = append(c.out, b...)
+	if !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
+}
+
+// queueWait is queueLocked for a SYNC reply, which may be much larger
+// than the send queue: it waits for the queue to drain below half instead
+// of cutting the client, whose own request this is.
+func (c *conn) queueWait(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.out) > c.s.cfg.SendQueue/2 && !c.dead {
+		c.cond.Wait()
+	}
+	if c.dead {
+		return net.ErrClosed
+	}
+	c.queueLocked(b)
+	return nil
+}
+
+// flush writes the send queue until it is empty; at most one runs per
+// connection, started when the queue stops being empty, so an idle
+// connection has no writer goroutine and no buffer.
+func (c *conn) flush() {
+	var spare []byte
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 || c.dead {
+			c.flushing = false
+			c.out = nil
+			c.cond.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		buf := c.out
+		c.out = spare[:0]
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if _, err := c.nc.Write(buf); err != nil {
+			c.mu.Lock()
+			c.killLocked()
+			c.flushing = false
+			c.mu.Unlock()
+			return
+		}
+		spare = buf
+		if cap(spare) > 256<<10 {
+			spare = nil
+		}
+	}
+}
+
+// killLocked marks the connection dead and closes it, which also ends the
+// reader goroutine.
+func (c *conn) killLocked() {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.out = nil
+	c.held = nil
+	c.cond.Broadcast()
+	c.nc.Close()
+}
+
+// finish runs when the reader stops: the answers still owed are written
+// (a stored message whose ACK is lost would be resent), then the
+// connection closes and the name is free again.
+func (c *conn) finish() {
+	if c.sess != nil {
+		// Leave the chat world first, so that nothing more is pushed.
+		c.sess.Logout()
+	}
+	c.mu.Lock()
+	deadline := time.AfterFunc(drainTimeout, func() {
+		c.mu.Lock()
+		c.killLocked()
+		c.mu.Unlock()
+	})
+	for !c.dead && (len(c.pend) > 0 || c.flushing) {
+		c.cond.Wait()
+	}
+	deadline.Stop()
+	c.killLocked()
+	c.mu.Unlock()
+}
+
+// drainTimeout bounds how long a closing connection waits for its owed
+// answers to be written.
+const drainTimeout = 5 * time.Second

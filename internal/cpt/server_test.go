@@ -1,0 +1,308 @@
+package cpt_test
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The spec's example diagram, line by line.
+func TestSpecExample(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	red := w.login(t, "red")
+	red.send("SEND group1 Before joined")
+	red.expect("ACK")
+
+	alex := w.dial(t)
+	alex.send("CONNECT alexandre")
+	alex.expect("ACCEPT")
+	again := w.dial(t)
+	again.send("CONNECT alexandre")
+	again.expect("DECLINE username_taken")
+
+	alex.send("SEND group1 Hello ceci est un test")
+	alex.expect("ACK")
+
+	c2 := w.login(t, "client2")
+	msgs := c2.sync("group1 0")
+	if len(msgs) != 2 {
+		t.Fatalf("SYNC group1 0 gave %q", msgs)
+	}
+	for i, want := range []string{"MSG group1 red \\d+ Before joined", "MSG group1 alexandre \\d+ Hello ceci est un test"} {
+		if !regexp.MustCompile("^" + want + "$").MatchString(msgs[i]) {
+			t.Errorf("message %d: %q, want %s", i, msgs[i], want)
+		}
+	}
+
+	// A direct message, found by the recipient's bare SYNC.
+	c2.send("SEND alexandre Hello")
+	c2.expect("ACK")
+	alex.expectMsg("alexandre", "client2", "Hello") // pushed: alexandre is online
+	inbox := alex.sync("")
+	if len(inbox) != 1 || !regexp.MustCompile(`^MSG alexandre client2 \d+ Hello$`).MatchString(inbox[0]) {
+		t.Fatalf("bare SYNC gave %q", inbox)
+	}
+}
+
+func TestDeclines(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	c := w.dial(t)
+	c.send("SEND group1 hi")
+	c.expect("DECLINE not_connected")
+	c.send("SYNC group1 0")
+	c.expect("DECLINE not_connected")
+	c.send("HELLO")
+	c.expect("DECLINE invalid_command")
+	c.send("ACK")
+	c.expect("DECLINE unsupported_command")
+	c.send("CONNECT system")
+	c.expect("DECLINE username_invalid")
+	c.send("CONNECT +16195550100")
+	c.expect("DECLINE username_invalid")
+	c.send("CONNECT a b c")
+	c.expect("DECLINE invalid_command")
+	c.send("CONNECT bob")
+	c.expect("ACCEPT")
+	c.send("CONNECT bob2")
+	c.expect("DECLINE already_logged_in")
+	c.send("SEND group1")
+	c.expect("DECLINE invalid_command")
+	c.send("SYNC group1 -5")
+	c.expect("DECLINE invalid_command")
+	if _, err := c.c.Write([]byte("SEND group1 caf\xe9\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("DECLINE invalid_utf8")
+	c.send("SEND group1 " + strings.Repeat("x", 5000))
+	c.expect("DECLINE line_too_long")
+	// The connection is still usable, and CRLF is accepted.
+	if _, err := c.c.Write([]byte("SEND group1 fine\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("ACK")
+	if got := c.sync("group1 0"); len(got) != 1 || !strings.HasSuffix(got[0], " fine") {
+		t.Fatalf("SYNC after declines: %q", got)
+	}
+}
+
+func TestPushToGroupMembers(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	a := w.login(t, "alice")
+	b := w.login(t, "bob")
+	outsider := w.login(t, "carol")
+	if got := b.sync("room 0"); len(got) != 0 {
+		t.Fatalf("empty room: %q", got)
+	}
+	a.send("SEND room hello room")
+	a.expect("ACK")
+	b.expectMsg("room", "alice", "hello room")
+	// The sender gets no echo, and a user who never followed the room
+	// gets nothing: the next line each reads is the answer to a SYNC.
+	a.send("SYNC nothing 0")
+	a.expect("ENDSYNC")
+	outsider.send("SYNC nothing 0")
+	outsider.expect("ENDSYNC")
+}
+
+// SENDs pipelined without waiting are answered in order, a refused one
+// in its place.
+func TestPipelinedSendsAnsweredInOrder(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	c := w.login(t, "pipe")
+	var lines []string
+	for i := 0; i < 200; i++ {
+		if i == 100 {
+			lines = append(lines, "SEND g")
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("SEND g m%d", i))
+	}
+	c.send(lines...)
+	for i := 0; i < 200; i++ {
+		if i == 100 {
+			c.expect("DECLINE invalid_command")
+			continue
+		}
+		c.expect("ACK")
+	}
+	got := c.sync("g 0")
+	if len(got) != 199 {
+		t.Fatalf("%d messages stored, want 199", len(got))
+	}
+	for i, l := range got {
+		n := i
+		if i >= 100 {
+			n = i + 1
+		}
+		if !strings.HasSuffix(l, fmt.Sprintf(" m%d", n)) {
+			t.Fatalf("message %d out of order: %q", i, l)
+		}
+	}
+}
+
+// A message longer than one record's text comes back whole.
+func TestLongMessage(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	c := w.login(t, "long")
+	text := strings.Repeat("héllo wörld ", 300) // 4200 bytes > max line
+	text = text[:3000]
+	c.send("SEND g " + text)
+	c.expect("ACK")
+	got := c.sync("g 0")
+	if len(got) != 1 || !strings.HasSuffix(got[0], " "+text) {
+		t.Fatalf("long message came back as %d lines", len(got))
+	}
+}
+
+// A resend from a new connection after a lost ACK is not stored twice;
+// the same text twice on one connection is two messages.
+func TestResendIsNotStoredTwice(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	c := w.login(t, "dup")
+	c.send("SEND g ok", "SEND g ok")
+	c.expect("ACK")
+	c.expect("ACK")
+	c.c.Close()
+	c2 := w.login(t, "dup")
+	c2.send("SEND g ok")
+	c2.expect("ACK")
+	if got := c2.sync("g 0"); len(got) != 2 {
+		t.Fatalf("%d messages stored, want 2: %q", len(got), got)
+	}
+}
+
+// History and duplicate detection survive a restart.
+func TestHistoryAfterRestart(t *testing.T) {
+	c := testConfig(t)
+	w := startWorld(t, c)
+	a := w.login(t, "alice")
+	a.send("SEND g one", "SEND g two", "SEND bob for bob")
+	a.expect("ACK")
+	a.expect("ACK")
+	a.expect("ACK")
+	w.stop()
+
+	w2 := startWorld(t, c)
+	a2 := w2.login(t, "alice")
+	a2.send("SEND g two") // a resend: same user, text and target, new connection
+	a2.expect("ACK")
+	got := a2.sync("g 0")
+	if len(got) != 2 || !strings.HasSuffix(got[0], " one") || !strings.HasSuffix(got[1], " two") {
+		t.Fatalf("after restart: %q", got)
+	}
+	b := w2.login(t, "bob")
+	if got := b.sync(""); len(got) != 1 || !regexp.MustCompile(`^MSG bob alice \d+ for bob$`).MatchString(got[0]) {
+		t.Fatalf("bob's inbox after restart: %q", got)
+	}
+}
+
+// SYNC returns what was stored strictly after the given second.
+func TestSyncAfter(t *testing.T) {
+	w := startWorld(t, testConfig(t))
+	c := w.login(t, "s")
+	c.send("SEND g old")
+	c.expect("ACK")
+	cut := time.Now().Unix() + 1
+	for time.Now().Unix() < cut {
+		time.Sleep(20 * time.Millisecond) // wait for the clock to pass a second boundary
+	}
+	c.send("SEND g new")
+	c.expect("ACK")
+	got := c.sync(fmt.Sprint(cut - 1))
+	_ = got
+	got = c.sync("g " + fmt.Sprint(cut))
+	if len(got) != 1 || !strings.HasSuffix(got[0], " new") {
+		t.Fatalf("SYNC g %d: %q", cut, got)
+	}
+	if got := c.sync("g " + fmt.Sprint(cut+3600)); len(got) != 0 {
+		t.Fatalf("SYNC in the future: %q", got)
+	}
+}
+
+// A member that stops reading is cut off; the others keep getting
+// messages.
+func TestSlowConsumerIsCut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CPT.SendQueue = 256 << 10
+	cfg.CPT.Rate = 1e6
+	w := startWorld(t, cfg)
+	slow := w.dial(t)
+	// A small receive window keeps the kernel from buffering megabytes
+	// for the client that does not read.
+	if err := slow.c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	slow.send("CONNECT slow")
+	slow.expect("ACCEPT")
+	fast := w.login(t, "fast")
+	slow.sync("g 0")
+	fast.sync("g 0")
+	sender := w.login(t, "sender")
+	text := strings.Repeat("z", 1000)
+	// The fast reader counts what it gets until the sender stops (a
+	// "MSG g sender ... end" line).
+	errc := make(chan error, 1)
+	go func() {
+		// Not t.Fatal: this is not the test's goroutine.
+		for i := 0; ; i++ {
+			_ = fast.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			l, err := fast.r.ReadString('\n')
+			if err != nil {
+				errc <- fmt.Errorf("fast reader, message %d: %w", i, err)
+				return
+			}
+			if strings.HasSuffix(l, " end\n") {
+				errc <- nil
+				return
+			}
+			if !strings.HasPrefix(l, "MSG g sender ") || !strings.HasSuffix(l, " "+text+"\n") {
+				errc <- fmt.Errorf("fast reader, message %d: %q", i, l)
+				return
+			}
+		}
+	}()
+	cut := false
+	for batch := 0; batch < 500 && !cut; batch++ {
+		var lines []string
+		for j := 0; j < 100; j++ {
+			lines = append(lines, "SEND g "+text)
+		}
+		sender.send(lines...)
+		for j := 0; j < 100; j++ {
+			sender.expect("ACK")
+		}
+		cut = w.metric(t, "switchboard_cpt_slow_consumers_total") > 0
+	}
+	if !cut {
+		t.Fatal("50 MB sent and the client that reads nothing is still connected")
+	}
+	sender.send("SEND g end")
+	sender.expect("ACK")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// Reading up to the close would take long through the small window;
+	// a write to the closed socket is answered with a reset instead, which
+	// ends the read at once.
+	slow.send("SYNC g 0")
+	slow.expectClosed()
+}
+
+func TestRateLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CPT.Rate = 1
+	cfg.CPT.Burst = 3
+	w := startWorld(t, cfg)
+	c := w.login(t, "flood") // CONNECT spends one
+	c.send("SYNC g 0", "SYNC g 0", "SYNC g 0")
+	c.expect("ENDSYNC")
+	c.expect("ENDSYNC")
+	c.expect("DECLINE rate_limited")
+}
