@@ -37,6 +37,10 @@ type push struct {
 	origin *Session // not echoed back to the connection that sent it
 	// user, for a direct message or SMS: the recipient's name.
 	user string
+	// done, if set, is called once the message has been handed to every
+	// recipient: the sender's ACK waits for it, which keeps a fast sender
+	// from running ahead of the fan-out with an ever longer queue.
+	done func()
 }
 
 // fanout hands stored messages to the endpoints of their recipients on
@@ -48,6 +52,8 @@ type fanout struct {
 	q      []push
 	signal chan struct{}
 	svc    *Service
+	// dirty are the endpoints to flush after the batch; owned by run.
+	dirty []Endpoint
 }
 
 func (f *fanout) init() { f.signal = make(chan struct{}, 1) }
@@ -92,7 +98,6 @@ func (f *fanout) run(stop <-chan struct{}) {
 func (f *fanout) deliver(batch []push) {
 	s := f.svc
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	for _, p := range batch {
 		if p.m.Group {
 			g := s.groups[p.m.Target]
@@ -102,7 +107,7 @@ func (f *fanout) deliver(batch []push) {
 			n := 0
 			for _, ss := range g.list {
 				if ss != p.origin {
-					ss.ep.Deliver(p.m)
+					f.handTo(ss, p.m)
 					n++
 				}
 			}
@@ -110,8 +115,25 @@ func (f *fanout) deliver(batch []push) {
 			continue
 		}
 		if ss := s.online[p.user]; ss != nil && ss != p.origin {
-			ss.ep.Deliver(p.m)
+			f.handTo(ss, p.m)
 			s.m.deliveries.Inc()
 		}
+	}
+	s.mu.RUnlock()
+	for i, ep := range f.dirty {
+		ep.Flush()
+		f.dirty[i] = nil
+	}
+	f.dirty = f.dirty[:0]
+	for _, p := range batch {
+		if p.done != nil {
+			p.done()
+		}
+	}
+}
+
+func (f *fanout) handTo(ss *Session, m *Message) {
+	if ss.ep.Deliver(m) {
+		f.dirty = append(f.dirty, ss.ep)
 	}
 }

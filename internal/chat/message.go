@@ -49,6 +49,12 @@ type Endpoint interface {
 	// Deliver queues m for the user. It must not block: a front-end whose
 	// queue for this user is full cuts the connection (a slow consumer
 	// must not hold up everyone else), and the user finds the message by
-	// SYNC later, since it is stored.
-	Deliver(m *Message)
+	// SYNC later, since it is stored. It reports whether the endpoint
+	// needs a Flush to send what it has queued.
+	Deliver(m *Message) (needFlush bool)
+	// Flush starts sending what Deliver queued. The service calls it once
+	// per endpoint after a batch of deliveries rather than after each, so
+	// that a message to a group of a thousand becomes, under load, one
+	// write of many messages per member instead of one write each.
+	Flush()
 }

@@ -189,9 +189,8 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 			s.dedup.resolve(de, id, nil)
 			s.hist.addChat(target, group, id, entry.UnixNano())
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
-			s.fan.enqueue(push{m: m, origin: ss, user: target})
 			s.m.posted.Inc()
-			done(id, nil)
+			s.fan.enqueue(push{m: m, origin: ss, user: target, done: func() { done(id, nil) }})
 		})
 	if err != nil {
 		err = refusal(err)

@@ -42,6 +42,7 @@ type conn struct {
 	cond     *sync.Cond // signalled when pend drains or out shrinks
 	out      []byte
 	flushing bool
+	kickDue  bool // Deliver asked the chat service for a Flush
 	dead     bool
 	syncing  bool
 	held     []*chat.Message
@@ -280,6 +281,7 @@ func (c *conn) sync(req *Request) bool {
 	for _, m := range held {
 		c.Deliver(m)
 	}
+	c.Flush()
 	return true
 }
 
@@ -337,19 +339,32 @@ func (c *conn) resolve(seq uint64, reason string, isSend bool) {
 	c.cond.Broadcast()
 }
 
-// Deliver is chat.Endpoint: a message pushed to this user.
-func (c *conn) Deliver(m *chat.Message) {
+// Deliver is chat.Endpoint: a message pushed to this user. It queues
+// without starting a write; the chat service calls Flush after its batch.
+func (c *conn) Deliver(m *chat.Message) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
-		return
+		return false
 	}
 	if c.syncing {
 		c.held = append(c.held, m)
-		return
+		return false
 	}
 	c.s.m.pushes.Inc()
-	c.queueLocked(m.Wire(chat.WireCPT, encodeMsg))
+	if !c.appendLocked(m.Wire(chat.WireCPT, encodeMsg)) || c.flushing || c.kickDue {
+		return false
+	}
+	c.kickDue = true
+	return true
+}
+
+// Flush is chat.Endpoint: start writing what Deliver queued.
+func (c *conn) Flush() {
+	c.mu.Lock()
+	c.kickDue = false
+	c.kickLocked()
+	c.mu.Unlock()
 }
 
 func encodeMsg(m *chat.Message) []byte { return appendMsg(nil, m) }
@@ -371,19 +386,32 @@ func appendMsg(dst []byte, m *chat.Message) []byte {
 }
 
 // queueLocked adds bytes to the send queue and makes sure a flusher runs.
-// Beyond SendQueue the client is a slow consumer and is cut off.
 func (c *conn) queueLocked(b []byte) {
+	if c.appendLocked(b) {
+		c.kickLocked()
+	}
+}
+
+// appendLocked adds bytes to the send queue. Beyond SendQueue the client
+// is a slow consumer and is cut off; it reports whether the bytes were
+// queued.
+func (c *conn) appendLocked(b []byte) bool {
 	if c.dead {
-		return
+		return false
 	}
 	if len(c.out)+len(b) > c.s.cfg.SendQueue {
 		c.s.m.slowConsumers.Inc()
 		c.s.log.Info("cpt slow consumer disconnected", "remote", c.ip.String(), "queued", len(c.out))
 		c.killLocked()
-		return
+		return false
 	}
 	c.out = append(c.out, b...)
-	if !c.flushing {
+	return true
+}
+
+// kickLocked starts a flusher unless one runs or nothing is queued.
+func (c *conn) kickLocked() {
+	if !c.flushing && !c.dead && len(c.out) > 0 {
 		c.flushing = true
 		go c.flush()
 	}

@@ -1,0 +1,127 @@
+package chat
+
+import (
+	"testing"
+	"time"
+
+	"switchboard/internal/pms"
+)
+
+func TestIsPhone(t *testing.T) {
+	for name, want := range map[string]bool{
+		"+16195550100": true, "16195550100": true, "6195550100": true, "1234": true, "+4": true,
+		"123": false, "+": false, "": false, "group1": false, "+1619555010a": false,
+		"1234567890123456": false, "+1234567890123456": false, "alice": false, "12a4": false,
+	} {
+		if got := IsPhone(name); got != want {
+			t.Errorf("IsPhone(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestTimelineOrderAndAfter(t *testing.T) {
+	var tl timeline
+	for _, id := range []uint64{1, 2, 5, 3, 4, 4} { // 3 and 4 late, 4 twice
+		tl.add(entry{id: id, ns: int64(id) * 1000})
+	}
+	if len(tl.e) != 5 {
+		t.Fatalf("%d entries, want 5 (a repeat is not added)", len(tl.e))
+	}
+	for i, e := range tl.e {
+		if e.id != uint64(i+1) {
+			t.Fatalf("entry %d is %d: not in order", i, e.id)
+		}
+	}
+	// Strictly after.
+	if got := tl.after(3000, nil); len(got) != 2 || got[0].id != 4 {
+		t.Fatalf("after 3000: %v", got)
+	}
+	if got := tl.after(2999, nil); len(got) != 3 {
+		t.Fatalf("after 2999: %v", got)
+	}
+	if got := tl.after(5000, nil); len(got) != 0 {
+		t.Fatalf("after the last: %v", got)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := []entry{{id: 1}, {id: 4}, {id: 6}}
+	b := []entry{{id: 2}, {id: 3}, {id: 7}}
+	got := merge(a, b)
+	want := []uint64{1, 2, 3, 4, 6, 7}
+	if len(got) != len(want) {
+		t.Fatalf("merge: %v", got)
+	}
+	for i := range want {
+		if got[i].id != want[i] {
+			t.Fatalf("merge: %v", got)
+		}
+	}
+}
+
+func TestDedupRule(t *testing.T) {
+	var d dedup
+	d.init(time.Minute)
+	k := d.key("alice", "g", true, []byte("ok"))
+	if k == d.key("alice", "g", false, []byte("ok")) || k == d.key("alice", "h", true, []byte("ok")) || k == d.key("bob", "g", true, []byte("ok")) {
+		t.Fatal("different messages share a key")
+	}
+	now := time.Now().UnixNano()
+	e1, first := d.claim(k, 1, now)
+	if !first {
+		t.Fatal("the first copy is a duplicate")
+	}
+	// The same connection repeating itself is a new message.
+	if _, first := d.claim(k, 1, now); !first {
+		t.Fatal("a repeat on one connection was taken for a resend")
+	}
+	d.resolve(e1, 42, nil)
+	// Another connection: a resend, answered with the stored id. (The
+	// second claim on connection 1 replaced the entry, so resolve it.)
+	e2, _ := d.claim(k, 1, now)
+	d.resolve(e2, 43, nil)
+	old, first := d.claim(k, 2, now)
+	if first {
+		t.Fatal("a resend from a new connection was not recognised")
+	}
+	<-old.done
+	if old.id != 43 || old.err != nil {
+		t.Fatalf("resend answered with %d, %v", old.id, old.err)
+	}
+	// After the window it is a new message again.
+	if _, first := d.claim(k, 2, now+int64(2*time.Minute)); !first {
+		t.Fatal("a message older than the window still counts")
+	}
+}
+
+func TestDedupFailedStoreIsForgotten(t *testing.T) {
+	var d dedup
+	d.init(time.Minute)
+	k := d.key("a", "b", false, []byte("x"))
+	now := time.Now().UnixNano()
+	e, _ := d.claim(k, 1, now)
+	d.resolve(e, 0, ErrClosed)
+	if _, first := d.claim(k, 2, now); !first {
+		t.Fatal("a message that was never stored blocks its resend")
+	}
+}
+
+func TestFlattenAndSender(t *testing.T) {
+	if got := flatten("a\nb\r\tc\x7f"); got != "a b  c " {
+		t.Fatalf("flatten: %q", got)
+	}
+	for _, c := range []struct {
+		a    pms.Address
+		want string
+	}{
+		{pms.Address{TON: 1, NPI: 1, Digits: "16195550100"}, "+16195550100"},
+		{pms.Address{TON: 0, NPI: 1, Digits: "6195550100"}, "+16195550100"},
+		{pms.Address{TON: 1, NPI: 1, Digits: "447700900123"}, "+447700900123"},
+		{pms.Address{TON: 0, NPI: 1, Digits: "12345"}, "12345"},
+		{pms.Address{TON: 5, Digits: "My Shop"}, "My_Shop"},
+	} {
+		if got := smsSender(c.a); got != c.want {
+			t.Errorf("smsSender(%+v) = %q, want %q", c.a, got, c.want)
+		}
+	}
+}
