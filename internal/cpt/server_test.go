@@ -90,6 +90,11 @@ func TestDeclines(t *testing.T) {
 	if got := c.sync("group1 0"); len(got) != 1 || !strings.HasSuffix(got[0], " fine") {
 		t.Fatalf("SYNC after declines: %q", got)
 	}
+	for _, reason := range []string{"invalid_utf8", "line_too_long", "invalid_command", "unsupported_command"} {
+		if n := w.metric(t, `switchboard_cpt_bad_input_total{reason="`+reason+`"}`); n < 1 {
+			t.Errorf("bad input %s not counted", reason)
+		}
+	}
 }
 
 func TestPushToGroupMembers(t *testing.T) {
@@ -305,4 +310,78 @@ func TestRateLimit(t *testing.T) {
 	c.expect("ENDSYNC")
 	c.expect("ENDSYNC")
 	c.expect("DECLINE rate_limited")
+}
+
+// Many clients talk in one group at once: every member gets every other
+// member's messages, exactly once, and the history holds them all.
+func TestManyClientsOneGroup(t *testing.T) {
+	cfg := testConfig(t)
+	w := startWorld(t, cfg)
+	const clients, each = 40, 25
+	cs := make([]*client, clients)
+	for i := range cs {
+		cs[i] = w.login(t, fmt.Sprintf("u%d", i))
+		cs[i].sync("crowd 0") // follow the group
+	}
+	type result struct {
+		i    int
+		acks int
+		msgs map[string]int
+		err  error
+	}
+	results := make(chan result, clients)
+	for i, c := range cs {
+		go func() {
+			// Not t.Fatal: not the test's goroutine.
+			var lines strings.Builder
+			for j := 0; j < each; j++ {
+				fmt.Fprintf(&lines, "SEND crowd from-u%d-%d\n", i, j)
+			}
+			if _, err := c.c.Write([]byte(lines.String())); err != nil {
+				results <- result{i: i, err: err}
+				return
+			}
+			r := result{i: i, msgs: map[string]int{}}
+			want := each + (clients-1)*each
+			for n := 0; n < want; n++ {
+				_ = c.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				l, err := c.r.ReadString('\n')
+				if err != nil {
+					r.err = fmt.Errorf("after %d lines: %w", n, err)
+					break
+				}
+				if l == "ACK\n" {
+					r.acks++
+					continue
+				}
+				f := strings.Fields(l)
+				if len(f) != 5 || f[0] != "MSG" || f[1] != "crowd" {
+					r.err = fmt.Errorf("line %q", l)
+					break
+				}
+				r.msgs[f[4]]++
+			}
+			results <- r
+		}()
+	}
+	for range cs {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("client %d: %v", r.i, r.err)
+		}
+		if r.acks != each {
+			t.Errorf("client %d: %d ACKs, want %d", r.i, r.acks, each)
+		}
+		for text, n := range r.msgs {
+			if n != 1 || strings.HasPrefix(text, fmt.Sprintf("from-u%d-", r.i)) {
+				t.Errorf("client %d got %q %d times", r.i, text, n)
+			}
+		}
+		if len(r.msgs) != (clients-1)*each {
+			t.Errorf("client %d got %d distinct messages, want %d", r.i, len(r.msgs), (clients-1)*each)
+		}
+	}
+	if got := cs[0].sync("crowd 0"); len(got) != clients*each {
+		t.Fatalf("history holds %d messages, want %d", len(got), clients*each)
+	}
 }
