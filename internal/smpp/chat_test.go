@@ -11,6 +11,7 @@ import (
 
 	"switchboard/internal/accounts"
 	"switchboard/internal/config"
+	"switchboard/internal/numbering"
 	"switchboard/internal/smpp/pdu"
 )
 
@@ -85,7 +86,20 @@ func withAccount(t *testing.T, name, number string) func(*config.Config) {
 // stays in the inbox for SYNC); the owner's SEND to a number in another
 // peer's pool leaves as a deliver_sm from the owned number.
 func TestChatUserSMSRoundTrip(t *testing.T) {
-	w := startWorld(t, withAccount(t, "alice", numLocal))
+	w := startWorld(t, func(c *config.Config) {
+		withAccount(t, "alice", numLocal)(c)
+		// carol owns a local number without the SMS-provisioned flag.
+		db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := numbering.ParseNumberArg("+" + numUnprov)
+		if err := db.AddNumber(n, numbering.Local, false); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		withAccount(t, "carol", numUnprov)(c)
+	})
 	pa := dialESME(t, w.addr)
 	pa.mustBind(pdu.BindTransceiver, "pa")
 	pb := dialESME(t, w.addr)
@@ -129,10 +143,20 @@ func TestChatUserSMSRoundTrip(t *testing.T) {
 	bob := w.cptLogin(t, "bob")
 	bob.send("SEND +" + numPB + " hi")
 	bob.expect("DECLINE not_permitted")
+	// §2.4.2: only an SMS-provisioned number may send to the upstream
+	// (here a UK number, which nobody local owns).
+	carol := w.cptLogin(t, "carol")
+	carol.send("SEND +447700900123 hi")
+	carol.expect("DECLINE not_permitted")
+	alice.send("SEND +447700900123 hi")
+	alice.expect("ACK")
 	// An invalid NANP number is refused.
 	alice.send("SEND +19115550100 hi")
 	alice.expect("DECLINE unknown_target")
 }
+
+// numUnprov is a local number without the SMS-provisioned flag.
+const numUnprov = "16195550199"
 
 // submitLong sends text as a concatenated SM in two UDH parts.
 func submitLong(t *testing.T, e *esme, src, dst, text string) {
