@@ -46,6 +46,7 @@ type conn struct {
 	dead     bool
 	syncing  bool
 	held     []*chat.Message
+	heldSize int // bytes of text in held, counted against SendQueue
 	pend     []slot
 	pendBase uint64 // sequence number of pend[0]
 	pendNext uint64
@@ -272,7 +273,7 @@ func (c *conn) sync(req *Request) bool {
 	c.mu.Lock()
 	c.syncing = false
 	held := c.held
-	c.held = nil
+	c.held, c.heldSize = nil, 0
 	c.mu.Unlock()
 	if err != nil {
 		return false
@@ -348,6 +349,14 @@ func (c *conn) Deliver(m *chat.Message) bool {
 		return false
 	}
 	if c.syncing {
+		// Held pushes count against the send queue like queued ones, so
+		// that a client that SYNCs a long history and reads slowly cannot
+		// make us hold a busy group's traffic without bound.
+		c.heldSize += len(m.Text) + 64
+		if len(c.out)+c.heldSize > c.s.cfg.SendQueue {
+			c.cutSlowLocked(len(c.out) + c.heldSize)
+			return false
+		}
 		c.held = append(c.held, m)
 		return false
 	}
@@ -400,13 +409,18 @@ func (c *conn) appendLocked(b []byte) bool {
 		return false
 	}
 	if len(c.out)+len(b) > c.s.cfg.SendQueue {
-		c.s.m.slowConsumers.Inc()
-		c.s.log.Info("cpt slow consumer disconnected", "remote", c.ip.String(), "queued", len(c.out))
-		c.killLocked()
+		c.cutSlowLocked(len(c.out))
 		return false
 	}
 	c.out = append(c.out, b...)
 	return true
+}
+
+// cutSlowLocked disconnects a client that fell too far behind.
+func (c *conn) cutSlowLocked(queued int) {
+	c.s.m.slowConsumers.Inc()
+	c.s.log.Info("cpt slow consumer disconnected", "remote", c.ip.String(), "queued", queued)
+	c.killLocked()
 }
 
 // kickLocked starts a flusher unless one runs or nothing is queued.
