@@ -66,24 +66,26 @@ func (h *history) init() {
 	h.parts = map[uint64][]uint64{}
 }
 
-func (h *history) line(m map[string]*timeline, key string) *timeline {
-	t := m[key]
-	if t == nil {
-		t = &timeline{}
-		m[key] = t
-	}
-	return t
-}
-
 // addChat indexes a chat message.
 func (h *history) addChat(to string, group bool, id uint64, ns int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.addChatLocked([]byte(to), group, id, ns)
+}
+
+// addChatLocked is addChat with h.mu held and the name as bytes, so that
+// the startup pass allocates only for a target it has not seen yet.
+func (h *history) addChatLocked(to []byte, group bool, id uint64, ns int64) {
+	m := h.inbox
 	if group {
-		h.line(h.groups, to).add(entry{id: id, ns: ns})
-	} else {
-		h.line(h.inbox, to).add(entry{id: id, ns: ns})
+		m = h.groups
 	}
+	t := m[string(to)]
+	if t == nil {
+		t = &timeline{}
+		m[string(to)] = t
+	}
+	t.add(entry{id: id, ns: ns})
 	h.count++
 }
 
@@ -94,7 +96,12 @@ func (h *history) addSMS(e164 string, ids []uint64, ns int64) {
 	if len(ids) > 1 {
 		h.parts[ids[0]] = ids
 	}
-	h.line(h.numbers, e164).add(entry{id: ids[0], ns: ns, sms: true})
+	t := h.numbers[e164]
+	if t == nil {
+		t = &timeline{}
+		h.numbers[e164] = t
+	}
+	t.add(entry{id: ids[0], ns: ns, sms: true})
 	h.count++
 }
 

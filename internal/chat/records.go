@@ -68,21 +68,22 @@ func (s *Service) read(id uint64, raw *[pms.RecordSize]byte, rec *pms.Record) er
 func (s *Service) Rebuild(r *pms.Reader) error {
 	t0 := time.Now()
 	var rec pms.Record
+	var peek pms.ChatPeek
 	recent := s.cfg.Now().Add(-s.cfg.DedupWindow).UnixNano()
 	n := r.Len()
 	r.Sequential(0, n)
+	s.hist.mu.Lock()
 	for i := 0; i < n; i++ {
 		b := r.Raw(i)
 		switch pms.Kind(b[3]) {
 		case pms.KindChat:
-			if err := pms.Decode(b, &rec); err != nil || rec.Part != 1 {
-				// Segments after the first are read with it; a record
-				// that does not decode was counted by the store already.
+			// Segments after the first are read with it; a record that
+			// does not pass its checks was counted by the store already.
+			if pms.PeekChat(b, &peek) != nil || peek.Part != 1 {
 				continue
 			}
-			id, ns := rec.Index, rec.Entry.UnixNano()
-			s.hist.addChat(rec.To, rec.ToGroup, id, ns)
-			if ns >= recent {
+			s.hist.addChatLocked(peek.To, peek.ToGroup, peek.Index, peek.Entry)
+			if peek.Entry >= recent && pms.Decode(b, &rec) == nil {
 				s.rememberChat(r, i, &rec)
 			}
 		case pms.KindSM:
@@ -92,9 +93,12 @@ func (s *Service) Rebuild(r *pms.Reader) error {
 			if err := pms.Decode(b, &rec); err != nil {
 				continue
 			}
+			s.hist.mu.Unlock()
 			s.indexSMS(&rec, false)
+			s.hist.mu.Lock()
 		}
 	}
+	s.hist.mu.Unlock()
 	msgs, groups, inboxes := s.hist.stats()
 	s.cfg.Logger.Info("chat history indexed", "records", n, "messages", msgs, "groups", groups,
 		"inboxes", inboxes, "took", time.Since(t0).Round(time.Millisecond))

@@ -208,3 +208,15 @@ func (w *world) metric(t *testing.T, name string) float64 {
 	}
 	return 0
 }
+
+// hangUp closes the client's side and waits for the server to close its
+// own, which it does after logging the user out: the name is free again
+// when hangUp returns.
+func (c *client) hangUp() {
+	c.t.Helper()
+	if err := c.c.(*net.TCPConn).CloseWrite(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.expectClosed()
+	c.c.Close()
+}

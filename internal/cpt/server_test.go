@@ -174,7 +174,7 @@ func TestResendIsNotStoredTwice(t *testing.T) {
 	c.send("SEND g ok", "SEND g ok")
 	c.expect("ACK")
 	c.expect("ACK")
-	c.c.Close()
+	c.hangUp()
 	c2 := w.login(t, "dup")
 	c2.send("SEND g ok")
 	c2.expect("ACK")

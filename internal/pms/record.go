@@ -581,3 +581,47 @@ func PeekIndex(b []byte) uint64 {
 func PeekDisposition(b []byte) Disposition {
 	return Disposition(b[stateOffset])
 }
+
+// ChatPeek is what PeekChat reads from a chat segment record. To aliases
+// the record's bytes.
+type ChatPeek struct {
+	Index       uint64
+	Entry       int64
+	To          []byte
+	ToGroup     bool
+	Part, Parts uint8
+}
+
+// PeekChat reads the fields that index a chat segment without decoding the
+// whole record or allocating, after checking its magic, version, kind and
+// body CRC: a startup pass over millions of chat records must not cost an
+// allocation each. Records that fail the checks give the error Decode
+// would.
+func PeekChat(b []byte, p *ChatPeek) error {
+	if len(b) < RecordSize {
+		return ErrShort
+	}
+	b = b[:RecordSize]
+	if b[0] != magic0 || b[1] != magic1 {
+		return ErrMagic
+	}
+	if b[2] != FormatVersion {
+		return fmt.Errorf("%w: %d", ErrVersion, b[2])
+	}
+	if Kind(b[3]) != KindChat {
+		return fmt.Errorf("%w: %d is not a chat segment", ErrKind, b[3])
+	}
+	if binary.BigEndian.Uint32(b[bodyCRCOff:]) != bodyCRC(b) {
+		return ErrBodyCRC
+	}
+	body := b[kindBodyOff:stateOffset]
+	to := body[chatTo : chatTo+MaxChatName]
+	n := 0
+	for n < len(to) && to[n] != 0 {
+		n++
+	}
+	p.Index, p.Entry = PeekIndex(b), PeekEntry(b)
+	p.To, p.ToGroup = to[:n], body[chatFlags]&chatFlagGroup != 0
+	p.Part, p.Parts = body[chatPart], body[chatParts]
+	return nil
+}

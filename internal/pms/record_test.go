@@ -304,3 +304,33 @@ func FuzzDecodeFields(f *testing.F) {
 		}
 	})
 }
+
+// PeekChat agrees with Decode on the fields it reads, and refuses what
+// Decode refuses.
+func TestPeekChat(t *testing.T) {
+	var b [RecordSize]byte
+	r := &Record{Kind: KindChat, Index: 7, Entry: time.Unix(5, 6), SrcClass: ClassChat, DstClass: ClassChat,
+		From: "alice", To: "group1", ToGroup: true, Part: 2, Parts: 3, Text: []byte("hi"),
+		State: State{Disposition: Stored, Discharged: time.Unix(5, 6)}}
+	if err := Encode(b[:], r); err != nil {
+		t.Fatal(err)
+	}
+	var p ChatPeek
+	if err := PeekChat(b[:], &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Index != 7 || p.Entry != time.Unix(5, 6).UnixNano() || string(p.To) != "group1" || !p.ToGroup || p.Part != 2 || p.Parts != 3 {
+		t.Fatalf("peek: %+v", p)
+	}
+	b[100] ^= 1
+	if err := PeekChat(b[:], &p); !errors.Is(err, ErrBodyCRC) {
+		t.Fatalf("a damaged body peeks as %v", err)
+	}
+	var sm [RecordSize]byte
+	if err := Encode(sm[:], &Record{Kind: KindSM, SrcClass: ClassLocal, DstClass: ClassLocal}); err != nil {
+		t.Fatal(err)
+	}
+	if err := PeekChat(sm[:], &p); !errors.Is(err, ErrKind) {
+		t.Fatalf("an SM peeks as %v", err)
+	}
+}
