@@ -72,7 +72,11 @@ const (
 // sm is the core's RAM view of one active SM. The record itself stays in
 // the store and is read back when it is handed to a handler.
 type sm struct {
-	index        uint64
+	index uint64
+	// root is the index of the SM first submitted, which its sender knows
+	// it by: the index itself, or for a replacement (replace.go) the
+	// index it replaces.
+	root         uint64
 	entry        time.Time
 	expiry       time.Time
 	srcClass     pms.Class
@@ -80,6 +84,7 @@ type sm struct {
 	src, dst     pms.Address
 	srcPeer      string
 	mr           uint8
+	dcs, esm     uint8
 	statusReport bool
 	state        pms.State
 	key          dedupKey
@@ -150,6 +155,10 @@ type Core struct {
 	// awaiting holds the SMs the upstream has accepted with a receipt
 	// requested, by the message id it gave them (receipts.go).
 	awaiting map[string]*sm
+	// alias maps the id a sender holds (an sm's root) to the index of the
+	// active record that carries the SM now, for SMs replaced at least
+	// once (replace.go).
+	alias    map[uint64]uint64
 	gsmReg   *Registration
 	expiries smHeap
 	retries  smHeap
@@ -223,6 +232,7 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		imsiCache:   map[string]imsiEntry{},
 		gsmHeld:     map[uint64]*sm{},
 		awaiting:    map[string]*sm{},
+		alias:       map[uint64]uint64{},
 	}
 	c.expiries = smHeap{key: func(s *sm) time.Time { return s.expiry }, pos: func(s *sm) *int { return &s.expIdx }}
 	c.retries = smHeap{key: func(s *sm) time.Time { return s.retryAt }, pos: func(s *sm) *int { return &s.retryIdx }}
@@ -283,6 +293,7 @@ func (c *Core) Restore(r *pms.Record) error {
 		close(rs.ch)
 		<-rs.done
 		rs.ch, rs.done = nil, nil
+		c.dischargeSuperseded()
 		return nil
 	}
 	rs.batch = append(rs.batch, s)
@@ -313,6 +324,17 @@ type restoreState struct {
 	ch    chan []*sm
 	done  chan struct{}
 	ended bool // Start has run
+	// superseded lists the active records that a later replacement of
+	// the same SM overrides (a crash came between the two writes of a
+	// replacement); Start discharges them. Guarded by Core.mu.
+	superseded []superseded
+}
+
+// superseded is an active record found at startup whose SM a later record
+// replaces.
+type superseded struct {
+	old *sm
+	by  uint64
 }
 
 // flushRestore hands the current batch to the inserter; with wait it also
@@ -342,7 +364,9 @@ func (c *Core) insertRestored(ch <-chan []*sm, done chan<- struct{}) {
 		c.mu.Lock()
 		now := c.now()
 		for _, s := range batch {
+			c.supersedeLocked(s)
 			if s.lost {
+				c.aliasLocked(s)
 				c.sms[s.index] = s
 				s.loc = locRetry
 				if !s.expiry.IsZero() {
@@ -362,6 +386,7 @@ func (c *Core) Start(store *pms.Store) {
 	c.flushRestore(true)
 	c.restore.ended = true
 	c.store = store
+	c.dischargeSuperseded()
 	c.goRun(c.timerLoop)
 	c.poke()
 }
@@ -395,8 +420,15 @@ func (c *Core) newSM(r *pms.Record, key *dedupKey) *sm {
 }
 
 func (c *Core) fillSM(s *sm, r *pms.Record, key *dedupKey) {
+	root := r.Index
+	if r.Replacement {
+		root = r.Replaces
+	}
 	*s = sm{
 		index:        r.Index,
+		root:         root,
+		dcs:          r.DCS,
+		esm:          r.ESM,
 		entry:        r.Entry,
 		expiry:       r.Expiry(),
 		srcClass:     r.SrcClass,
@@ -413,7 +445,7 @@ func (c *Core) fillSM(s *sm, r *pms.Record, key *dedupKey) {
 	switch {
 	case key != nil:
 		s.key = *key
-	case !r.StatusReport && r.State.Disposition == pms.Active:
+	case !r.StatusReport && !r.Replacement && r.State.Disposition == pms.Active:
 		s.key = c.dedupKey(r)
 	}
 	if r.DstClass == pms.ClassGSM {
@@ -436,9 +468,12 @@ func (c *Core) insertLocked(s *sm) {
 // active gauge left to it, for inserting many at once.
 func (c *Core) insertAtLocked(s *sm, now time.Time) {
 	c.sms[s.index] = s
-	if !s.statusReport && now.Sub(s.entry) < c.cfg.DedupWindow {
+	// A replacement is not a submission: an identical submit_sm later is
+	// a new SM, not a resend of it.
+	if !s.statusReport && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow {
 		c.dedup[s.key] = s.index
 	}
+	c.aliasLocked(s)
 	if !s.expiry.IsZero() {
 		c.expiries.add(s)
 	}
@@ -537,6 +572,9 @@ func (c *Core) detachLocked(s *sm) {
 	if s.loc == locReceiptWait {
 		delete(c.awaiting, s.peerID)
 	}
+	if cur, ok := c.alias[s.root]; ok && cur == s.index {
+		delete(c.alias, s.root)
+	}
 	c.expiries.remove(s)
 	c.retries.remove(s)
 	// Entries left in FIFOs are skipped when popped: their loc no longer
@@ -630,11 +668,12 @@ func (c *Core) admit(rec *pms.Record, imsiAddressed bool) *Error {
 	if rerr := checkContent(&c.cfg, rec); rerr != nil {
 		return rerr
 	}
-	// Only the core makes status reports, and only the request's flag
-	// makes an SM IMSI-addressed.
+	// Only the core makes status reports and replacements, and only the
+	// request's flag makes an SM IMSI-addressed.
 	rec.StatusReport, rec.IMSIAddressed = false, false
+	rec.Replacement, rec.Replaces = false, 0
 	var rt route
-	srr := rec.State.SRR
+	srr, failureOnly := rec.State.SRR, rec.State.SRRFailureOnly && rec.State.SRR
 	imsi := ""
 	if imsiAddressed {
 		if rec.SrcClass != pms.ClassLocal {
@@ -658,7 +697,7 @@ func (c *Core) admit(rec *pms.Record, imsiAddressed bool) *Error {
 	vp = min(vp, c.cfg.MaxVP)
 	rec.Validity = uint32(vp / time.Second)
 	rec.DstClass = rt.dst
-	rec.State = pms.State{SRR: srr, IMSI: imsi}
+	rec.State = pms.State{SRR: srr, SRRFailureOnly: failureOnly, IMSI: imsi}
 	if rt.dst == pms.ClassDownstream {
 		rec.State.DstPeer = rt.peer
 	}
@@ -848,7 +887,7 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error) (storedReport
 			close(p.done)
 		}
 	}
-	if err == nil && !active && rec.State.SRR && !rec.StatusReport {
+	if err == nil && !active && reportDue(rec.State) && !rec.StatusReport {
 		// Stored is delivered: the report is due at once.
 		storedReport = c.newSM(rec, &rv.key)
 	}
@@ -887,6 +926,10 @@ type Selector struct {
 
 func (c *Core) findLocked(sel Selector) (*sm, *Error) {
 	if sel.ByIndex {
+		// The id its sender holds names a replaced SM's current record.
+		if cur, ok := c.alias[sel.Index]; ok {
+			sel.Index = cur
+		}
 		if s := c.sms[sel.Index]; s != nil {
 			return s, nil
 		}
@@ -1007,11 +1050,21 @@ func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason u
 		return reject(coresock.StatusStoreFailed, err.Error())
 	}
 	c.m.discharged.WithLabelValues(disp.String()).Inc()
-	if st.SRR && !s.statusReport {
+	if reportDue(st) && !s.statusReport {
 		c.statusReport(ctx, s, st)
 	}
 	if c.onDischarge != nil {
 		c.onDischarge(s.index, disp)
 	}
 	return nil
+}
+
+// reportDue reports whether a discharged SM's state calls for a status
+// report: SRR asks for one, and SRRFailureOnly (SMPP registered_delivery
+// 2) withdraws it when the SM was delivered.
+func reportDue(st pms.State) bool {
+	if !st.SRR {
+		return false
+	}
+	return !st.SRRFailureOnly || (st.Disposition != pms.Delivered && st.Disposition != pms.Stored)
 }

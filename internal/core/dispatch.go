@@ -585,11 +585,23 @@ func tpStatus(d pms.Disposition) uint8 {
 // statusReport creates the status report of a discharged SM, back to its
 // originator, routed like any SM (§2.4) but by origin rather than by
 // number: it goes back the way the SM came.
+//
+// A replaced SM is reported on under the id its sender holds (its root)
+// and with the time that one was submitted, read from its record; if that
+// record is gone (archived), the replacement's entry time stands in.
 func (c *Core) statusReport(ctx context.Context, s *sm, st pms.State) {
+	index, entry := s.index, s.entry
+	if s.root != s.index {
+		index = s.root
+		var root pms.Record
+		if err := c.store.Read(s.root, &root); err == nil {
+			entry = root.Entry
+		}
+	}
 	ud := make([]byte, statusReportLen)
 	ud[0] = tpStatus(st.Disposition)
-	binary.BigEndian.PutUint64(ud[1:], s.index)
-	binary.BigEndian.PutUint64(ud[9:], uint64(s.entry.UnixNano()))
+	binary.BigEndian.PutUint64(ud[1:], index)
+	binary.BigEndian.PutUint64(ud[9:], uint64(entry.UnixNano()))
 	binary.BigEndian.PutUint64(ud[17:], uint64(st.Discharged.UnixNano()))
 	ud[25], ud[26] = byte(st.Disposition), s.mr
 	r := &pms.Record{

@@ -113,11 +113,15 @@ const (
 	Expired   Disposition = 3 // validity period ran out after temporary failures
 	Failed    Disposition = 4 // permanent failure
 	Cancelled Disposition = 5
+	// Replaced: an SMPP replace_sm put a new record in this one's place
+	// (State.ReplacedBy). The SM goes on as that record; this one is
+	// never delivered.
+	Replaced Disposition = 6
 
-	maxDisposition = Cancelled
+	maxDisposition = Replaced
 )
 
-var dispositionNames = [...]string{"active", "stored", "delivered", "expired", "failed", "cancelled"}
+var dispositionNames = [...]string{"active", "stored", "delivered", "expired", "failed", "cancelled", "replaced"}
 
 func (d Disposition) String() string {
 	if int(d) < len(dispositionNames) {
@@ -133,13 +137,23 @@ func (d Disposition) Historical() bool { return d != Active }
 const (
 	flagStatusReport  = 1 << 0
 	flagIMSIAddressed = 1 << 1
+	// flagReplacement marks an SM record made by a replacement: its
+	// concatenation bytes and the reserved bytes 82-83 hold the index of
+	// the SM it replaces (see replacesLow and replacesHigh).
+	flagReplacement = 1 << 2
 )
 
 // State flag bits (mutable).
 const (
 	stateFlagSRR  = 1 << 0
 	stateFlagIMSI = 1 << 1
+	// stateFlagFailureOnly qualifies SRR: a report only when the SM is
+	// not delivered (SMPP registered_delivery 2).
+	stateFlagFailureOnly = 1 << 2
 )
+
+// MaxReplaces bounds Record.Replaces: the index is kept in 48 bits.
+const MaxReplaces = 1<<48 - 1
 
 // Chat flag bits.
 const chatFlagGroup = 1 << 0
@@ -181,13 +195,21 @@ func (a Address) String() string {
 // PeerMsgID (the id the upstream gave the message) for ClassUpstream.
 type State struct {
 	Disposition Disposition
-	SRR         bool  // status report requested (SMSC_REQ_CHANGE_SRR may flip it)
-	Attempts    uint8 // delivery attempts, saturating at 255
-	Reason      uint8 // last error code (core's numbering, see docs/pms.md)
-	Discharged  time.Time
-	IMSI        string
-	DstPeer     string
-	PeerMsgID   string
+	SRR         bool // status report requested (SMSC_REQ_CHANGE_SRR may flip it)
+	// SRRFailureOnly limits SRR to outcomes other than delivery: no report
+	// when the SM is delivered (or stored), one when it expires, fails or
+	// is cancelled. It means nothing without SRR.
+	SRRFailureOnly bool
+	Attempts       uint8 // delivery attempts, saturating at 255
+	Reason         uint8 // last error code (core's numbering, see docs/pms.md)
+	Discharged     time.Time
+	IMSI           string
+	DstPeer        string
+	PeerMsgID      string
+	// ReplacedBy is the index of the record that replaced this one, for
+	// Disposition Replaced only. It takes the place of the destination
+	// info, which the replacement carries on.
+	ReplacedBy uint64
 }
 
 // Record is one decoded record. Index and Entry are assigned by the store at
@@ -202,6 +224,12 @@ type Record struct {
 
 	StatusReport  bool // this SM is a status report
 	IMSIAddressed bool // submitted to an IMSI, routing skipped
+	// Replacement marks an SM made by replacing another (SMPP replace_sm);
+	// Replaces is the index of the SM first submitted, the id its sender
+	// holds, however many replacements came between. A replacement is
+	// never concatenated: its concatenation bytes hold Replaces.
+	Replacement bool
+	Replaces    uint64
 
 	// KindSM fields.
 	PID, DCS, ESM, MR uint8
@@ -279,6 +307,12 @@ func Encode(dst []byte, r *Record) error {
 	if r.IMSIAddressed {
 		flags |= flagIMSIAddressed
 	}
+	if r.Replacement {
+		if r.Kind != KindSM {
+			return fmt.Errorf("%w: a %d record cannot be a replacement", ErrFieldRange, r.Kind)
+		}
+		flags |= flagReplacement
+	}
 	b[flagsOff] = flags
 	var err error
 	switch r.Kind {
@@ -312,6 +346,7 @@ const (
 	smSrcAddr  = 10
 	smDstAddr  = 22
 	smSrcPeer  = 34
+	smReserved = 50 // 2 bytes, 0; of a replacement, the high bits of Replaces
 	smUD       = 52
 	addrFieldN = 12
 )
@@ -322,8 +357,21 @@ func encodeSM(b []byte, r *Record) error {
 	}
 	b[smPID], b[smDCS], b[smESM], b[smMR], b[smUDL] = r.PID, r.DCS, r.ESM, r.MR, r.UDL
 	b[smUDLen] = byte(len(r.UD))
-	binary.BigEndian.PutUint16(b[smConcat:], r.ConcatRef)
-	b[smConcat+2], b[smConcat+3] = r.ConcatTotal, r.ConcatSeq
+	if r.Replacement {
+		// A replacement is one record, never a part: the concatenation
+		// bytes and the reserved pair are free for the index it replaces.
+		if r.ConcatRef != 0 || r.ConcatTotal != 0 || r.ConcatSeq != 0 {
+			return fmt.Errorf("%w: a replacement cannot be concatenated", ErrFieldRange)
+		}
+		if r.Replaces > MaxReplaces {
+			return fmt.Errorf("%w: replaced index %d needs more than 48 bits", ErrFieldRange, r.Replaces)
+		}
+		binary.BigEndian.PutUint32(b[smConcat:], uint32(r.Replaces))
+		binary.BigEndian.PutUint16(b[smReserved:], uint16(r.Replaces>>32))
+	} else {
+		binary.BigEndian.PutUint16(b[smConcat:], r.ConcatRef)
+		b[smConcat+2], b[smConcat+3] = r.ConcatTotal, r.ConcatSeq
+	}
 	if err := encodeAddress(b[smSrcAddr:smSrcAddr+addrFieldN], r.Src); err != nil {
 		return fmt.Errorf("source address: %w", err)
 	}
@@ -404,32 +452,27 @@ func EncodeState(dst []byte, dstClass Class, s *State) error {
 	if s.SRR {
 		flags |= stateFlagSRR
 	}
+	if s.SRRFailureOnly {
+		flags |= stateFlagFailureOnly
+	}
 	b[2], b[3] = s.Attempts, s.Reason
 	binary.BigEndian.PutUint64(b[4:], uint64(nanos(s.Discharged)))
 	dest := b[12:28]
-	if s.IMSI != "" {
-		if dstClass != ClassGSM {
-			return fmt.Errorf("%w: IMSI on a %s destination", ErrFieldRange, dstClass)
+	if s.Disposition == Replaced {
+		// The replacement carries the destination on, so a replaced
+		// record keeps only where its SM went; any destination fields
+		// the caller still holds are dropped.
+		binary.BigEndian.PutUint64(dest, s.ReplacedBy)
+	} else {
+		if s.ReplacedBy != 0 {
+			return fmt.Errorf("%w: replaced-by on a %s record", ErrFieldRange, s.Disposition)
 		}
-		if err := putIMSI(dest[:8], s.IMSI); err != nil {
+		imsi, err := encodeDest(dest, dstClass, s)
+		if err != nil {
 			return err
 		}
-		flags |= stateFlagIMSI
-	}
-	if s.DstPeer != "" {
-		if dstClass != ClassDownstream {
-			return fmt.Errorf("%w: destination peer on a %s destination", ErrFieldRange, dstClass)
-		}
-		if err := putName(dest, s.DstPeer); err != nil {
-			return fmt.Errorf("destination peer: %w", err)
-		}
-	}
-	if s.PeerMsgID != "" {
-		if dstClass != ClassUpstream {
-			return fmt.Errorf("%w: peer message id on a %s destination", ErrFieldRange, dstClass)
-		}
-		if err := putName(dest, s.PeerMsgID); err != nil {
-			return fmt.Errorf("peer message id: %w", err)
+		if imsi {
+			flags |= stateFlagIMSI
 		}
 	}
 	b[1] = flags
@@ -437,6 +480,37 @@ func EncodeState(dst []byte, dstClass Class, s *State) error {
 	binary.BigEndian.PutUint32(b[stateCRCOff-stateOffset:], crc32.Checksum(b[:stateCRCOff-stateOffset], castagnoli))
 	copy(dst, b[:])
 	return nil
+}
+
+// encodeDest writes the destination info of a trailer (16 bytes) and
+// reports whether it holds an IMSI.
+func encodeDest(dest []byte, dstClass Class, s *State) (imsi bool, err error) {
+	if s.IMSI != "" {
+		if dstClass != ClassGSM {
+			return false, fmt.Errorf("%w: IMSI on a %s destination", ErrFieldRange, dstClass)
+		}
+		if err := putIMSI(dest[:8], s.IMSI); err != nil {
+			return false, err
+		}
+		imsi = true
+	}
+	if s.DstPeer != "" {
+		if dstClass != ClassDownstream {
+			return false, fmt.Errorf("%w: destination peer on a %s destination", ErrFieldRange, dstClass)
+		}
+		if err := putName(dest, s.DstPeer); err != nil {
+			return false, fmt.Errorf("destination peer: %w", err)
+		}
+	}
+	if s.PeerMsgID != "" {
+		if dstClass != ClassUpstream {
+			return false, fmt.Errorf("%w: peer message id on a %s destination", ErrFieldRange, dstClass)
+		}
+		if err := putName(dest, s.PeerMsgID); err != nil {
+			return false, fmt.Errorf("peer message id: %w", err)
+		}
+	}
+	return imsi, nil
 }
 
 // Decode parses a record. On ErrStateCRC the body fields of r are valid and
@@ -469,6 +543,9 @@ func decode(src []byte, r *Record, buf *[]byte) error {
 		DstClass:      Class(b[dstClassOff]),
 		StatusReport:  b[flagsOff]&flagStatusReport != 0,
 		IMSIAddressed: b[flagsOff]&flagIMSIAddressed != 0,
+		// Only an SM can be a replacement; the bit means nothing on a
+		// chat segment, as an unknown flag bit never did.
+		Replacement: Kind(b[3]) == KindSM && b[flagsOff]&flagReplacement != 0,
 	}
 	if r.SrcClass > maxClass || r.DstClass > maxClass {
 		return fmt.Errorf("%w: class %d or %d", ErrFieldRange, r.SrcClass, r.DstClass)
@@ -504,8 +581,12 @@ func decodeSM(b []byte, r *Record, buf *[]byte) error {
 		return fmt.Errorf("%w: user data length %d", ErrFieldRange, n)
 	}
 	r.PID, r.DCS, r.ESM, r.MR, r.UDL = b[smPID], b[smDCS], b[smESM], b[smMR], b[smUDL]
-	r.ConcatRef = binary.BigEndian.Uint16(b[smConcat:])
-	r.ConcatTotal, r.ConcatSeq = b[smConcat+2], b[smConcat+3]
+	if r.Replacement {
+		r.Replaces = uint64(binary.BigEndian.Uint16(b[smReserved:]))<<32 | uint64(binary.BigEndian.Uint32(b[smConcat:]))
+	} else {
+		r.ConcatRef = binary.BigEndian.Uint16(b[smConcat:])
+		r.ConcatTotal, r.ConcatSeq = b[smConcat+2], b[smConcat+3]
+	}
 	var err error
 	if r.Src, err = decodeAddress(b[smSrcAddr : smSrcAddr+addrFieldN]); err != nil {
 		return fmt.Errorf("source address: %w", err)
@@ -545,9 +626,14 @@ func DecodeState(b []byte, dstClass Class, s *State) error {
 		return fmt.Errorf("%w: disposition %d", ErrFieldRange, b[0])
 	}
 	s.SRR = b[1]&stateFlagSRR != 0
+	s.SRRFailureOnly = b[1]&stateFlagFailureOnly != 0
 	s.Attempts, s.Reason = b[2], b[3]
 	s.Discharged = fromNanos(int64(binary.BigEndian.Uint64(b[4:])))
 	dest := b[12:28]
+	if s.Disposition == Replaced {
+		s.ReplacedBy = binary.BigEndian.Uint64(dest)
+		return nil
+	}
 	switch dstClass {
 	case ClassGSM:
 		if b[1]&stateFlagIMSI != 0 {

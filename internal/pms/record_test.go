@@ -90,7 +90,23 @@ func TestRoundTripVariants(t *testing.T) {
 		Text:  []byte(strings.Repeat("é", MaxChatText/2)),
 		State: State{Disposition: Stored},
 	}
-	for name, r := range map[string]*Record{"alpha": alpha, "upstream": up, "empty": empty, "chat": chat} {
+	// A replacement for a downstream peer, asking for failure reports only;
+	// its index field uses all 48 bits.
+	repl := sampleSM()
+	repl.ESM, repl.UDL, repl.UD = 0, 2, []byte{0xC8, 0x34}
+	repl.ConcatRef, repl.ConcatTotal, repl.ConcatSeq = 0, 0, 0
+	repl.Replacement, repl.Replaces = true, MaxReplaces
+	repl.DstClass = ClassDownstream
+	repl.State = State{SRR: true, SRRFailureOnly: true, DstPeer: "pa"}
+	// The first record ever written can be replaced too: index 0.
+	repl0 := sampleSM()
+	repl0.ESM, repl0.ConcatRef, repl0.ConcatTotal, repl0.ConcatSeq = 0, 0, 0, 0
+	repl0.Replacement = true
+	// A replaced record keeps where its SM went instead of its destination.
+	replaced := sampleSM()
+	replaced.State = State{Disposition: Replaced, Discharged: time.Unix(1700000100, 0), ReplacedBy: 1<<63 + 5, SRR: true}
+	for name, r := range map[string]*Record{"alpha": alpha, "upstream": up, "empty": empty, "chat": chat,
+		"replacement": repl, "replacement of 0": repl0, "replaced": replaced} {
 		t.Run(name, func(t *testing.T) {
 			got := roundTrip(t, r)
 			got.Entry = r.Entry
@@ -148,6 +164,63 @@ func TestVector(t *testing.T) {
 	}
 }
 
+// TestReplacementVector pins the bytes a replacement and a replaced
+// record use (docs/pms.md, replacement).
+func TestReplacementVector(t *testing.T) {
+	r := &Record{
+		Index: 9, Kind: KindSM, Entry: time.Unix(0, 0x0102030405060708), Validity: 3600,
+		SrcClass: ClassDownstream, SrcPeer: "pa", DstClass: ClassDownstream, DCS: 0, UDL: 2, UD: []byte{0xC8, 0x34},
+		Src:         Address{TON: 1, NPI: 1, Digits: "17605550002"},
+		Dst:         Address{TON: 1, NPI: 1, Digits: "18585550001"},
+		Replacement: true, Replaces: 0x0000_0102_0304_0506,
+		State: State{SRR: true, SRRFailureOnly: true, DstPeer: "pb"},
+	}
+	var b [RecordSize]byte
+	if err := Encode(b[:], r); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{
+		28:  "04040400",                         // src and dst class downstream, flags: replacement, reserved
+		32:  "00000000020203040506",             // pid dcs esm mr udl ud_len, then the low 32 bits of Replaces
+		66:  "7061",                             // source peer "pa"
+		82:  "0102",                             // the high 16 bits of Replaces
+		84:  "c834",                             // user data
+		224: "00050000000000000000000070620000", // active, flags SRR|failure-only, attempts, reason, discharged, peer "pb"
+		252: "27f46ac2",                         // state CRC-32C
+	}
+	checkBytes(t, b[:], want)
+	var got Record
+	if err := Decode(b[:], &got); err != nil || !got.Replacement || got.Replaces != r.Replaces || got.ConcatTotal != 0 {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+
+	var st [StateSize]byte
+	if err := EncodeState(st[:], ClassDownstream, &State{Disposition: Replaced, Discharged: time.Unix(0, 0x1122334455667788),
+		ReplacedBy: 10, DstPeer: "pb"}); err != nil {
+		t.Fatal(err)
+	}
+	checkBytes(t, st[:], map[int]string{
+		0:  "06000000112233445566778800000000", // replaced, no flags, attempts, reason, discharged, replaced by...
+		16: "0000000a0000000000000000ff98a9d3", // ...index 10 (the peer name is not kept), state CRC-32C
+	})
+}
+
+func checkBytes(t *testing.T, b []byte, want map[int]string) {
+	t.Helper()
+	for off, hexs := range want {
+		w, err := hex.DecodeString(hexs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b[off : off+len(w)]; !bytes.Equal(got, w) {
+			t.Errorf("offset %d: got %x want %x", off, got, w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("bytes:\n%s", hex.Dump(b))
+	}
+}
+
 func TestEncodeRejects(t *testing.T) {
 	cases := map[string]func(r *Record){
 		"ud too long":       func(r *Record) { r.UD = make([]byte, MaxUD+1) },
@@ -163,6 +236,15 @@ func TestEncodeRejects(t *testing.T) {
 		"imsi not digits":   func(r *Record) { r.State.IMSI = "12345a" },
 		"kind":              func(r *Record) { r.Kind = 9 },
 		"empty with ton":    func(r *Record) { r.Dst = Address{TON: 1} },
+		"replacement part":  func(r *Record) { r.Replacement = true },
+		"replaces too big": func(r *Record) {
+			r.ConcatRef, r.ConcatTotal, r.ConcatSeq = 0, 0, 0
+			r.Replacement, r.Replaces = true, MaxReplaces+1
+		},
+		"chat replacement": func(r *Record) {
+			*r = Record{Kind: KindChat, SrcClass: ClassChat, DstClass: ClassChat, From: "a", To: "b", Replacement: true}
+		},
+		"replaced-by while active": func(r *Record) { r.State.ReplacedBy = 3 },
 	}
 	for name, mut := range cases {
 		r := sampleSM()
@@ -234,9 +316,22 @@ func TestClassAndDispositionNames(t *testing.T) {
 
 // FuzzDecode feeds arbitrary bytes to the decoder: it must never panic, and
 // whatever decodes cleanly must encode back to the same bytes.
+// fuzzSeeds are the records the fuzz targets start from: an ordinary SM, a
+// replacement and a replaced record, so that the layouts that reuse bytes
+// are explored too.
+func fuzzSeeds() []*Record {
+	repl := sampleSM()
+	repl.ESM, repl.ConcatRef, repl.ConcatTotal, repl.ConcatSeq = 0, 0, 0, 0
+	repl.Replacement, repl.Replaces = true, 0x0000_0102_0304_0506
+	repl.State.SRRFailureOnly = true
+	replaced := sampleSM()
+	replaced.State = State{Disposition: Replaced, Discharged: time.Unix(1700000100, 0), ReplacedBy: 43}
+	return []*Record{sampleSM(), repl, replaced}
+}
+
 func FuzzDecode(f *testing.F) {
 	var b [RecordSize]byte
-	for _, r := range []*Record{sampleSM()} {
+	for _, r := range fuzzSeeds() {
 		if err := Encode(b[:], r); err != nil {
 			f.Fatal(err)
 		}
@@ -276,10 +371,12 @@ func normal(r *Record) Record {
 // so that the fuzzer reaches the field decoders behind the checksums.
 func FuzzDecodeFields(f *testing.F) {
 	var b [RecordSize]byte
-	if err := Encode(b[:], sampleSM()); err != nil {
-		f.Fatal(err)
+	for _, r := range fuzzSeeds() {
+		if err := Encode(b[:], r); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(append([]byte(nil), b[:]...))
 	}
-	f.Add(append([]byte(nil), b[:]...))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var rec [RecordSize]byte

@@ -206,11 +206,20 @@ func (in *inbound) records(class pms.Class, peer string, maxParts int, now time.
 		// A receipt is asked for on the first record only: its index is
 		// the message id the ESME was given, and one receipt per id is
 		// what an ESME can match.
-		if i == 0 && in.regDelivery&0x03 != 0 {
-			recs[i].State.SRR = true
+		if i == 0 {
+			recs[i].State.SRR, recs[i].State.SRRFailureOnly = srrOf(in.regDelivery)
 		}
 	}
 	return recs, pdu.StatusOK
+}
+
+// srrOf reads registered_delivery's SMSC delivery receipt bits (§5.2.17,
+// bits 1-0): 1 asks for a receipt, 2 for one only when delivery fails
+// (the core then makes no report of a delivery). 3 is reserved in v3.4
+// and is taken as 1, a receipt either way, rather than refused.
+func srrOf(regDelivery uint8) (srr, failureOnly bool) {
+	v := regDelivery & 0x03
+	return v != 0, v == 2
 }
 
 // dataStatus maps a user-data conversion error to the SMPP status an ESME
@@ -277,6 +286,9 @@ func outboundSM(cmd pdu.CommandID, r *pms.Record, opts smdata.OutOptions) (*pdu.
 		out.TLVs = append(out.TLVs, pdu.TLVUint16(pdu.TagUserMessageReference, uint16(r.MR)))
 	}
 	if cmd == pdu.SubmitSM {
+		// A failure-only request still asks the upstream for every
+		// receipt: the SM waits for the upstream's word on its outcome
+		// either way, and the core drops the report of a delivery.
 		if r.State.SRR {
 			out.RegisteredDelivery = 1
 		}

@@ -22,6 +22,9 @@ func (c *nullCore) Submit(ctx context.Context, rec *pms.Record, imsi bool) (uint
 	return c.n.Add(1), false, nil
 }
 func (c *nullCore) Cancel(context.Context, core.Selector) error { return nil }
+func (c *nullCore) Replace(context.Context, uint64, core.ReplaceChange) (uint64, error) {
+	return 0, errors.New("null core keeps nothing")
+}
 func (c *nullCore) PeerReceipt(context.Context, string, string, pms.Disposition) error {
 	return errors.New("null core keeps nothing")
 }

@@ -16,6 +16,7 @@ import (
 	"switchboard/internal/pms"
 	"switchboard/internal/smpp/pdu"
 	"switchboard/internal/smpp/smdata"
+	"switchboard/internal/smstext"
 )
 
 // ServerConfig configures the SMPP server that downstream peers bind to.
@@ -363,7 +364,9 @@ func (s *Server) HandleRequest(sess *Session, p pdu.PDU) {
 			sess.Respond(hd.Sequence, s.cancel(ss.peer, b), &pdu.CancelSMRespBody{})
 		}, func() { sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.CancelSMRespBody{}) })
 	case *pdu.ReplaceSMBody:
-		sess.Respond(hd.Sequence, pdu.StatusReplaceFail, &pdu.ReplaceSMRespBody{})
+		s.later(ss, func() {
+			sess.Respond(hd.Sequence, s.replace(ss.peer, b), &pdu.ReplaceSMRespBody{})
+		}, func() { sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.ReplaceSMRespBody{}) })
 	default:
 		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusInvCmdID)
 	}
@@ -599,6 +602,87 @@ func (s *Server) cancel(peer string, b *pdu.CancelSMBody) pdu.Status {
 		return pdu.StatusCancelFail
 	}
 	return pdu.StatusOK
+}
+
+// replace answers replace_sm (§4.10): the peer's own active SM, matched by
+// message id and source address as for query_sm, gets the new
+// short_message, validity period and registered_delivery. replace_sm has
+// no data_coding: the text is read in the coding the SM was stored with
+// (data_coding as a deliver_sm of it would carry), and the SM keeps its
+// TP-DCS and UDHI. schedule_delivery_time is ignored, as for submit_sm
+// (delivery is immediate); there are no canned messages, so a non-zero
+// sm_default_msg_id is ESME_RINVDFTMSGID.
+func (s *Server) replace(peer string, b *pdu.ReplaceSMBody) pdu.Status {
+	info, ok := s.own(peer, b.MessageID, b.Source)
+	if !ok {
+		return pdu.StatusInvMsgID
+	}
+	if !info.Active {
+		return pdu.StatusReplaceFail
+	}
+	if b.SMDefaultMsgID != 0 {
+		return pdu.StatusInvDftMsgID
+	}
+	var validity time.Duration
+	if b.ValidityPeriod != "" {
+		now := time.Now()
+		t, _, err := pdu.ParseTime(b.ValidityPeriod, now)
+		if err != nil {
+			return pdu.StatusInvExpiry
+		}
+		if !t.IsZero() {
+			if validity = t.Sub(now); validity <= 0 {
+				return pdu.StatusInvExpiry
+			}
+			validity = max(validity, time.Second)
+		}
+	}
+	dc, _, _, err := smdata.FromPart(info.DCS, 0, 0, nil, smdata.OutOptions{})
+	if err != nil {
+		return pdu.StatusReplaceFail
+	}
+	parts, err := smdata.ToParts(smdata.Message{DataCoding: dc, ESMClass: info.ESM & 0x40, ShortMessage: b.ShortMessage},
+		smdata.Options{MaxParts: 1})
+	if err != nil {
+		if st := dataStatus(err); st != pdu.StatusSubmitFail {
+			return st
+		}
+		return pdu.StatusReplaceFail
+	}
+	p := parts[0]
+	if p.Total != 0 || smstext.CodingOf(p.DCS) != smstext.CodingOf(info.DCS) {
+		// A UDH of its own that makes it a part of a longer message, or
+		// text that did not stay in the SM's alphabet: the record could
+		// not describe it truthfully.
+		return pdu.StatusReplaceFail
+	}
+	srr, failureOnly := srrOf(b.RegisteredDelivery)
+	_, err = s.core.Replace(context.Background(), info.Index, core.ReplaceChange{
+		UDL: p.UDL, UD: p.UD, Validity: validity, SRR: srr, SRRFailureOnly: failureOnly,
+	})
+	return replaceStatus(err)
+}
+
+// replaceStatus maps the core's answer to a replacement.
+func replaceStatus(err error) pdu.Status {
+	if err == nil {
+		return pdu.StatusOK
+	}
+	var ce *core.Error
+	if !errors.As(err, &ce) {
+		return pdu.StatusSysErr
+	}
+	switch ce.Status {
+	case coresock.StatusNotFound:
+		return pdu.StatusInvMsgID
+	case coresock.StatusBadLength:
+		return pdu.StatusInvMsgLen
+	case coresock.StatusStoreFailed, coresock.StatusShuttingDown:
+		return pdu.StatusSysErr
+	}
+	// NOT_ACTIVE (final meanwhile), TOO_BUSY (in a handler's hands),
+	// MALFORMED (a part of a concatenated message), and the rest.
+	return pdu.StatusReplaceFail
 }
 
 // peerLink is one downstream peer as a role handler of the core: the SMs

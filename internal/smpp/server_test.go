@@ -42,6 +42,21 @@ type world struct {
 
 func startWorld(t *testing.T, tweak func(*config.Config)) *world {
 	t.Helper()
+	return newWorld(t, "", tweak)
+}
+
+// restartWorld stops w and starts a server on its data directory again,
+// which is provisioned already.
+func restartWorld(t *testing.T, w *world) *world {
+	t.Helper()
+	w.stop()
+	return newWorld(t, w.dir, nil)
+}
+
+// newWorld starts a server on a fresh, provisioned data directory, or with
+// dataDir on that one as it is.
+func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
+	t.Helper()
 	c, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +70,10 @@ func startWorld(t *testing.T, tweak func(*config.Config)) *world {
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
 	if tweak != nil {
 		tweak(c)
+	}
+	if dataDir != "" {
+		c.DataDir = dataDir
+		return runWorld(t, c)
 	}
 	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
 	if err != nil {
@@ -77,7 +96,11 @@ func startWorld(t *testing.T, tweak func(*config.Config)) *world {
 		}
 	}
 	db.Close()
+	return runWorld(t, c)
+}
 
+func runWorld(t *testing.T, c *config.Config) *world {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *server.Server, 1)
 	errc := make(chan error, 1)
