@@ -8,22 +8,90 @@ import (
 	"os/signal"
 	"time"
 
+	"switchboard/internal/cpt/cptload"
 	"switchboard/internal/smpp/loadgen"
 )
 
 // cmdBench runs load generators: `bench smpp` against any SMSC, and
-// `bench smpp-sink`, an SMSC that stores nothing, to receive relayed load.
+// `bench smpp-sink`, an SMSC that stores nothing, to receive relayed load;
+// `bench cpt` (group fan-out) and `bench cpt-idle` (idle connections)
+// against any CPT server.
 func cmdBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errUsagef("bench smpp|smpp-sink [options]")
+		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle [options]")
 	}
 	switch args[0] {
 	case "smpp":
 		return benchSMPP(ctx, env, args[1:])
 	case "smpp-sink":
 		return benchSink(ctx, env, args[1:])
+	case "cpt":
+		return benchCPT(ctx, env, args[1:])
+	case "cpt-idle":
+		return benchCPTIdle(ctx, env, args[1:])
 	}
-	return errUsagef("unknown benchmark %q (smpp, smpp-sink)", args[0])
+	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle)", args[0])
+}
+
+func benchCPT(ctx context.Context, env *Env, args []string) error {
+	fs, _ := newFlagSet(env, "bench cpt")
+	var cfg cptload.Config
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:39168", "CPT server address")
+	fs.IntVar(&cfg.Receivers, "receivers", 1000, "connections that follow the group and read")
+	fs.IntVar(&cfg.Senders, "senders", 1, "connections that send")
+	fs.IntVar(&cfg.Window, "window", 1000, "SENDs each sender may have unanswered")
+	fs.BoolVar(&cfg.Strict, "strict", false, "wait for each ACK before the next SEND (window 1)")
+	fs.IntVar(&cfg.Size, "size", 32, "message text length in bytes")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send, warm-up included")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "start of the run left out of the rates (default a fifth of --duration, at most 2s; negative: none)")
+	fs.IntVar(&cfg.Count, "count", 0, "stop each sender after this many SENDs (0: no limit)")
+	fs.StringVar(&cfg.Group, "group", "bench", "group name (with --same-group=false, the prefix of one group per sender)")
+	same := fs.Bool("same-group", true, "every sender posts to one group that every receiver follows; false: one group per sender, receivers divided among them")
+	fs.StringVar(&cfg.Names, "names", "", "login name prefix (default random)")
+	fs.DurationVar(&cfg.Drain, "drain", 15*time.Second, "how long to wait for the last ACKs and deliveries after sending stops")
+	fs.StringVar(&cfg.Metrics, "metrics", "", "the server's /metrics URL, to report its CPU time (e.g. http://127.0.0.1:39180/metrics)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if cfg.Receivers < 0 || cfg.Senders < 1 || cfg.Window < 1 {
+		return errUsagef("--receivers must be 0 or more, --senders and --window 1 or more")
+	}
+	if cfg.Receivers == 0 {
+		cfg.Receivers = -1 // the library's "none"
+	}
+	cfg.SplitGroups = !*same
+	res, err := cptload.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, res.String())
+	if !res.Complete() {
+		fmt.Fprintln(env.Stdout, "warning: deliveries do not add up to ACKed messages × members (connections cut, or the drain timed out)")
+	}
+	return nil
+}
+
+func benchCPTIdle(ctx context.Context, env *Env, args []string) error {
+	fs, _ := newFlagSet(env, "bench cpt-idle")
+	var cfg cptload.IdleConfig
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:39168", "CPT server address")
+	fs.IntVar(&cfg.Conns, "conns", 10000, "connections to log in and hold idle")
+	fs.DurationVar(&cfg.Hold, "hold", 10*time.Second, "how long to hold them after the second reading")
+	fs.StringVar(&cfg.Metrics, "metrics", "http://127.0.0.1:39180/metrics", "the server's /metrics URL (empty: measure nothing)")
+	fs.BoolVar(&cfg.GC, "gc", true, "force a GC on the server before each reading (needs [admin] pprof = true)")
+	fs.StringVar(&cfg.Names, "names", "", "login name prefix (default random)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Held = func(r cptload.IdleResult) {
+		fmt.Fprintf(env.Stdout, "%d connections logged in in %v; holding %v\n", r.Conns, r.Setup.Round(time.Millisecond), cfg.Hold)
+	}
+	res, err := cptload.RunIdle(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, res.String())
+	return nil
 }
 
 func benchSMPP(ctx context.Context, env *Env, args []string) error {

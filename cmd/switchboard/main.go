@@ -40,7 +40,7 @@ var commands = []command{
 	{"accounts", "manage chat accounts (the account registry shared by CPT, UDP chat and voice)", cmdAccounts},
 	{"chat", "a CPT chat client (interactive, or --send / --sync for scripts)", cmdChat},
 	{"shell", "restricted SMS access for one number (an OpenSSH ForceCommand)", cmdShell},
-	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing)", cmdBench},
+	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing), cpt (chat fan-out), cpt-idle (idle connections)", cmdBench},
 	{"rh", "run a role handler against the core socket (imsi-lookup, gsm-mt)", cmdRH},
 	{"defaultconfig", "print the built-in default configuration", cmdDefaultConfig},
 	{"check-config", "validate a configuration file", cmdCheckConfig},
