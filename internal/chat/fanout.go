@@ -90,10 +90,20 @@ func (f *fanout) run(stop <-chan struct{}) {
 				return
 			}
 		}
-		f.deliver(batch)
+		for i := 0; i < len(batch); i += maxChunk {
+			f.deliver(batch[i:min(i+maxChunk, len(batch))])
+		}
 		clear(batch)
 	}
 }
+
+// maxChunk bounds the messages handed to every member before their writes
+// start and their senders' ACKs go out. Batching is what makes fan-out
+// cheap (one write carries many messages), but a batch as large as the
+// queue (a hundred pipelining senders can have 100,000 messages waiting)
+// would put megabytes into every member's send queue at once and cut them
+// all as slow consumers although they read as fast as they can.
+const maxChunk = 256
 
 func (f *fanout) deliver(batch []push) {
 	s := f.svc

@@ -142,6 +142,16 @@ func (r *Reader) makeRoom() {
 // A server uses it to answer all pipelined lines before it flushes.
 func (r *Reader) Buffered() int { return r.end - r.start }
 
+// Release drops the buffer whatever its size when nothing is buffered, so
+// that a connection waiting without a reader goroutine holds none; the next
+// ReadLine allocates a small one again.
+func (r *Reader) Release() {
+	if r.start == r.end && !r.skip {
+		r.buf = nil
+		r.start, r.end, r.scanned = 0, 0, 0
+	}
+}
+
 // Shrink releases a buffer that has grown beyond its initial size, when
 // nothing is buffered, so that one long line does not pin up to max bytes
 // for the life of an idle connection. A buffer of the initial size is kept:

@@ -104,6 +104,9 @@ type Server struct {
 	wg   sync.WaitGroup
 	// authSem bounds the credential checks running at once.
 	authSem chan struct{}
+	// park holds idle connections without their goroutines (nil where
+	// that is not supported).
+	park *parker
 
 	mu      sync.Mutex
 	closing bool
@@ -114,7 +117,12 @@ type Server struct {
 // NewServer creates a server; Serve runs it on listeners.
 func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 	cfg = cfg.withDefaults()
+	park, err := newParker(cfg.Metrics.parked)
+	if err != nil {
+		cfg.Logger.Warn("cpt: idle connections keep their goroutines", "error", err)
+	}
 	return &Server{
+		park:    park,
 		cfg:     cfg,
 		chat:    svc,
 		log:     cfg.Logger,
@@ -185,14 +193,16 @@ func (s *Server) start(nc net.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.m.conns.Inc()
-	go func() {
-		defer s.wg.Done()
-		c.run()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		s.m.conns.Dec()
-	}()
+	go c.run()
+}
+
+// ended is called once per connection, when it has closed.
+func (s *Server) ended(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.m.conns.Dec()
+	s.wg.Done()
 }
 
 // Shutdown stops accepting and reading, lets every connection's owed
@@ -223,6 +233,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}()
 	select {
 	case <-done:
+		s.park.close()
 		return
 	case <-ctx.Done():
 	}
@@ -230,4 +241,5 @@ func (s *Server) Shutdown(ctx context.Context) {
 		c.nc.Close()
 	}
 	<-done
+	s.park.close()
 }

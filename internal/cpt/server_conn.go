@@ -31,6 +31,8 @@ type conn struct {
 	ip netip.Addr
 	r  *Reader
 
+	fd       int // the socket's descriptor for parking; -1 for TLS
+	gone     atomic.Bool
 	sess     *chat.Session
 	tries    int
 	tokens   float64
@@ -66,6 +68,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 		c.ip = ta.AddrPort().Addr().Unmap()
 	}
 	c.r = NewReader(nc, s.cfg.MaxLine)
+	c.fd = -1
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
 	return c
 }
 
@@ -73,57 +81,91 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) stopReading() {
 	c.stopping.Store(true)
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	if c.s.park.unpark(c) {
+		go c.resume()
+	}
 }
 
 func (c *conn) run() {
-	defer c.finish()
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectTimeout))
 	if c.stopping.Load() {
+		c.finish()
+		c.s.ended(c)
 		return
 	}
+	c.serve()
+}
+
+// serve reads and serves lines until the connection ends, or until it is
+// idle and parks (park_linux.go), in which case a new goroutine calls
+// serve again when the socket is readable.
+func (c *conn) serve() { c.serveFrom(false) }
+
+// resume is serve for a connection coming back from the parker: the
+// socket is readable, so it reads before it may park again.
+func (c *conn) resume() { c.serveFrom(true) }
+
+func (c *conn) serveFrom(woken bool) {
+	// This loop's frame is kept small and the work is in handle: a parked
+	// reader's stack is its frames plus this one.
 	for {
-		line, err := c.r.ReadLine()
-		if err != nil {
-			if errors.Is(err, ErrLineTooLong) {
-				c.s.m.badInput(ReasonLineTooLong)
-				c.decline(ReasonLineTooLong)
-				continue
-			}
-			return
-		}
-		c.s.m.lines.Inc()
-		if !c.allow() {
-			c.s.m.badInput(ReasonRateLimited)
-			c.decline(ReasonRateLimited)
-			if c.floods >= c.s.cfg.FloodLimit {
-				c.s.log.Info("cpt client disconnected for flooding", "remote", c.ip.String())
+		if woken {
+			woken = false
+		} else if c.sess != nil && c.r.Buffered() == 0 {
+			c.r.Release()
+			if c.s.park.park(c) {
 				return
 			}
-			continue
 		}
-		req, err := ParseRequest(line)
-		if err != nil {
-			reason := Reason(err)
-			c.s.m.badInput(reason)
-			c.decline(reason)
-			continue
-		}
-		var keep bool
-		switch req.Verb {
-		case VerbConnect:
-			keep = c.connect(&req)
-		case VerbSend:
-			keep = c.send(&req)
-		case VerbSync:
-			keep = c.sync(&req)
-		default:
-			c.decline(ReasonUnsupportedCommand)
-			keep = true
-		}
-		if !keep {
-			return
+		line, err := c.r.ReadLine()
+		if !c.handle(line, err) {
+			break
 		}
 	}
+	c.finish()
+	c.s.ended(c)
+}
+
+// handle serves one line (or the read error in its place) and reports
+// whether the connection stays open.
+//
+//go:noinline
+func (c *conn) handle(line []byte, err error) bool {
+	if err != nil {
+		if errors.Is(err, ErrLineTooLong) {
+			c.s.m.badInput(ReasonLineTooLong)
+			c.decline(ReasonLineTooLong)
+			return true
+		}
+		return false
+	}
+	c.s.m.lines.Inc()
+	if !c.allow() {
+		c.s.m.badInput(ReasonRateLimited)
+		c.decline(ReasonRateLimited)
+		if c.floods >= c.s.cfg.FloodLimit {
+			c.s.log.Info("cpt client disconnected for flooding", "remote", c.ip.String())
+			return false
+		}
+		return true
+	}
+	req, err := ParseRequest(line)
+	if err != nil {
+		reason := Reason(err)
+		c.s.m.badInput(reason)
+		c.decline(reason)
+		return true
+	}
+	switch req.Verb {
+	case VerbConnect:
+		return c.connect(&req)
+	case VerbSend:
+		return c.send(&req)
+	case VerbSync:
+		return c.sync(&req)
+	}
+	c.decline(ReasonUnsupportedCommand)
+	return true
 }
 
 // allow spends one command from the token bucket.
@@ -360,7 +402,6 @@ func (c *conn) Deliver(m *chat.Message) bool {
 		c.held = append(c.held, m)
 		return false
 	}
-	c.s.m.pushes.Inc()
 	if !c.appendLocked(m.Wire(chat.WireCPT, encodeMsg)) || c.flushing || c.kickDue {
 		return false
 	}
@@ -412,6 +453,9 @@ func (c *conn) appendLocked(b []byte) bool {
 		c.cutSlowLocked(len(c.out))
 		return false
 	}
+	if c.out == nil {
+		c.out = getBuf()
+	}
 	c.out = append(c.out, b...)
 	return true
 }
@@ -451,14 +495,18 @@ func (c *conn) queueWait(b []byte) error {
 // connection, started when the queue stops being empty, so an idle
 // connection has no writer goroutine and no buffer.
 func (c *conn) flush() {
-	var spare []byte
+	spare := getBuf()
 	for {
 		c.mu.Lock()
 		if len(c.out) == 0 || c.dead {
 			c.flushing = false
+			// An idle connection keeps no buffer: both go back to the
+			// pool for the next busy connection.
+			putBuf(c.out)
 			c.out = nil
 			c.cond.Broadcast()
 			c.mu.Unlock()
+			putBuf(spare)
 			return
 		}
 		buf := c.out
@@ -470,13 +518,31 @@ func (c *conn) flush() {
 			c.killLocked()
 			c.flushing = false
 			c.mu.Unlock()
+			putBuf(buf)
 			return
 		}
 		spare = buf
-		if cap(spare) > 256<<10 {
-			spare = nil
-		}
 	}
+}
+
+// sendBufSize is the capacity of pooled send buffers. Fan-out appends to
+// a thousand queues at once; growing each from nothing by doubling, and
+// dropping it when its connection went idle, was a quarter of the
+// fan-out's CPU in allocation and garbage collection.
+const sendBufSize = 32 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, sendBufSize); return &b }}
+
+func getBuf() []byte { return (*bufPool.Get().(*[]byte))[:0] }
+
+// putBuf returns a buffer to the pool unless it grew far beyond the usual
+// size (one slow reader's megabyte should not stay around).
+func putBuf(b []byte) {
+	if cap(b) < sendBufSize || cap(b) > 8*sendBufSize {
+		return
+	}
+	b = b[:0]
+	bufPool.Put(&b)
 }
 
 // killLocked marks the connection dead and closes it, which also ends the
@@ -489,6 +555,13 @@ func (c *conn) killLocked() {
 	c.out = nil
 	c.held = nil
 	c.cond.Broadcast()
+	// A parked connection has no goroutine to notice the close: take it
+	// out of the set before its descriptor can be reused, and resume it
+	// so that it finishes.
+	c.gone.Store(true)
+	if c.s.park.unpark(c) {
+		go c.resume()
+	}
 	c.nc.Close()
 }
 

@@ -9,11 +9,11 @@ import (
 // Metrics are the CPT server's Prometheus collectors.
 type Metrics struct {
 	conns         prometheus.Gauge
+	parked        prometheus.Gauge
 	lines         prometheus.Counter
 	logins        prometheus.Counter
 	sends         prometheus.Counter
 	syncs         prometheus.Counter
-	pushes        prometheus.Counter
 	slowConsumers prometheus.Counter
 	refusedVec    *prometheus.CounterVec
 	declinedVec   *prometheus.CounterVec
@@ -30,6 +30,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_cpt_connections", Help: "CPT connections open."}),
+		parked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_cpt_parked_connections", Help: "Idle CPT connections waiting without a goroutine."}),
 		lines: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_cpt_lines_total", Help: "Command lines read from CPT clients."}),
 		logins: prometheus.NewCounter(prometheus.CounterOpts{
@@ -38,8 +40,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_cpt_sends_total", Help: "SEND commands taken."}),
 		syncs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_cpt_syncs_total", Help: "SYNC commands answered."}),
-		pushes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "switchboard_cpt_pushes_total", Help: "MSG lines pushed to connected clients."}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_cpt_slow_consumers_total", Help: "Clients disconnected because their send queue overflowed."}),
 		refusedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_cpt_bad_input_total", Help: "Malformed, oversized or excess client input, by reason."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.lines, m.logins, m.sends, m.syncs, m.pushes, m.slowConsumers,
+		reg.MustRegister(m.conns, m.parked, m.lines, m.logins, m.sends, m.syncs, m.slowConsumers,
 			m.refusedVec, m.declinedVec, m.badInputVec)
 	}
 	return m

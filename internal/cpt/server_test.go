@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -384,4 +385,41 @@ func TestManyClientsOneGroup(t *testing.T) {
 	if got := cs[0].sync("crowd 0"); len(got) != clients*each {
 		t.Fatalf("history holds %d messages, want %d", len(got), clients*each)
 	}
+}
+
+// Idle logged-in connections park without a goroutine (Linux), and wake
+// for their next command, a push, or the peer's close.
+func TestIdleConnectionsPark(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("parking is Linux-only")
+	}
+	w := startWorld(t, testConfig(t))
+	const n = 50
+	cs := make([]*client, n)
+	for i := range cs {
+		cs[i] = w.login(t, fmt.Sprintf("idle%d", i))
+		cs[i].sync("g 0")
+	}
+	// Parking follows the reply; wait for the gauge to say all are in.
+	deadline := time.Now().Add(10 * time.Second)
+	for w.metric(t, "switchboard_cpt_parked_connections") < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v of %d idle connections parked", w.metric(t, "switchboard_cpt_parked_connections"), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A push reaches parked members (delivery does not need the reader).
+	sender := w.login(t, "sender")
+	sender.send("SEND g wake up")
+	sender.expect("ACK")
+	for _, c := range cs {
+		c.expectMsg("g", "sender", "wake up")
+	}
+	// A command wakes a parked connection.
+	cs[0].send("SEND g still here")
+	cs[0].expect("ACK")
+	// The peer closing wakes it too, and frees the name.
+	cs[1].hangUp()
+	again := w.login(t, "idle1")
+	again.sync("g 0")
 }
