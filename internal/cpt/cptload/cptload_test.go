@@ -158,7 +158,9 @@ func TestRunIdle(t *testing.T) {
 	if got := res.After.Conns - res.Before.Conns; got != 50 {
 		t.Fatalf("server counts %v more connections, want 50", got)
 	}
-	if res.After.RSS <= 0 || res.After.HeapInuse <= 0 || res.After.Goroutines < res.Before.Goroutines+50 {
+	// Idle connections park without a goroutine on Linux, and keep one
+	// elsewhere: never more than one each.
+	if res.After.RSS <= 0 || res.After.HeapInuse <= 0 || res.After.Goroutines > res.Before.Goroutines+50 {
 		t.Fatalf("readings: before %+v after %+v", res.Before, res.After)
 	}
 }
