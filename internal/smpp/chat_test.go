@@ -2,6 +2,7 @@ package smpp_test
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 
 	"switchboard/internal/accounts"
 	"switchboard/internal/config"
+	"switchboard/internal/interop"
 	"switchboard/internal/numbering"
 	"switchboard/internal/smpp/pdu"
 )
@@ -172,4 +174,32 @@ func submitLong(t *testing.T, e *esme, src, dst, text string) {
 			t.Fatalf("part %d: %v", i+1, resp.Header.Status)
 		}
 	}
+}
+
+// TestChatSMSThroughUpstream: a chat user texts the outside world through
+// the uplink to a real SMPP server (node smpp), and the answer from there
+// comes back to them as a chat message.
+func TestChatSMSThroughUpstream(t *testing.T) {
+	smsc := interop.StartNodeSMSC(t, interop.NodeSMSCConfig{SystemID: "sbup", Password: "uppw", FirstMessageID: 7000})
+	w := startWorld(t, func(c *config.Config) {
+		c.Uplink.Host, c.Uplink.Port = "127.0.0.1", smsc.Port
+		c.Uplink.SystemID, c.Uplink.Password = "sbup", "uppw"
+		withAccount(t, "alice", numLocal)(c)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.srv.Uplink().WaitBound(ctx); err != nil {
+		t.Fatalf("uplink did not bind to node smpp: %v", err)
+	}
+	alice := w.cptLogin(t, "alice")
+	alice.send("SEND +" + numOutside + " hello world")
+	alice.expect("ACK")
+	ev := waitNode(t, smsc, func(e interop.NodeEvent) bool { return e.Type == "submit_sm" })
+	if ev.SourceAddr != numLocal || ev.DestinationAddr != numOutside || ev.Text != "hello world" {
+		t.Fatalf("submit_sm at the upstream: %s", ev.Line)
+	}
+	if err := smsc.SendMO(numOutside, numLocal, "hello alice"); err != nil {
+		t.Fatal(err)
+	}
+	alice.expectMatch(`MSG alice \+` + numOutside + ` \d+ hello alice`)
 }
