@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,9 +222,16 @@ func refusal(err error) error {
 // requires.
 func (ss *Session) History(target string, after time.Time, fn func(*Message) error) error {
 	s := ss.svc
-	ns := after.UnixNano()
-	if after.IsZero() {
-		ns = -1 << 63
+	// UnixNano overflows beyond the year 2262; a SYNC after then has
+	// nothing to return, and one before 1678 returns everything.
+	var ns int64
+	switch sec := after.Unix(); {
+	case after.IsZero() || sec < math.MinInt64/int64(time.Second):
+		ns = math.MinInt64
+	case sec >= math.MaxInt64/int64(time.Second):
+		return nil
+	default:
+		ns = after.UnixNano()
 	}
 	var list []entry
 	filter := ""

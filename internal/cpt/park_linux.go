@@ -29,6 +29,7 @@ type parker struct {
 	conns  map[int32]*conn // by file descriptor; guarded by mu
 	done   chan struct{}
 	parked prometheus.Gauge
+	closed sync.Once
 }
 
 func newParker(parked prometheus.Gauge) (*parker, error) {
@@ -128,10 +129,14 @@ func (p *parker) close() {
 	if p == nil {
 		return
 	}
-	var one [8]byte
-	binary.NativeEndian.PutUint64(one[:], 1)
-	_, _ = unix.Write(p.wake, one[:])
-	<-p.done
-	unix.Close(p.wake)
-	unix.Close(p.epfd)
+	// Once: Shutdown may run twice, and closing the descriptors again
+	// could close ones the numbers were reused for.
+	p.closed.Do(func() {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(p.wake, one[:])
+		<-p.done
+		unix.Close(p.wake)
+		unix.Close(p.epfd)
+	})
 }

@@ -237,8 +237,12 @@ func (s *Server) Shutdown(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
+	// Kill rather than only close, so that goroutines waiting on the
+	// connection (a SYNC for queue space, a SEND for its window) wake.
 	for _, c := range conns {
-		c.nc.Close()
+		c.mu.Lock()
+		c.killLocked()
+		c.mu.Unlock()
 	}
 	<-done
 	s.park.close()

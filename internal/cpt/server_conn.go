@@ -196,7 +196,7 @@ func (c *conn) connect(req *Request) bool {
 		return c.tries < c.s.cfg.MaxConnectTries
 	}
 	c.s.m.logins.Inc()
-	c.reply(AppendAccept(nil))
+	c.release(AppendAccept(nil))
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if c.stopping.Load() {
 		c.stopReading()
@@ -225,7 +225,17 @@ func (c *conn) login(name string, secret []byte) string {
 	if !registered && !c.s.cfg.AllowUnregistered {
 		return ReasonBadCredentials
 	}
+	// Pushes to the new session wait until ACCEPT has been queued: a
+	// client expects ACCEPT as the first answer to its CONNECT.
+	c.mu.Lock()
+	c.syncing = true
+	c.mu.Unlock()
 	sess, err := c.s.chat.Login(name, c)
+	if err != nil {
+		c.mu.Lock()
+		c.syncing = false
+		c.mu.Unlock()
+	}
 	switch {
 	case errors.Is(err, chat.ErrNameTaken):
 		return ReasonUsernameTaken
@@ -312,20 +322,31 @@ func (c *conn) sync(req *Request) bool {
 	err := c.sess.History(target, time.Unix(req.After, 0), func(m *chat.Message) error {
 		return c.queueWait(appendMsg(nil, m))
 	})
-	c.mu.Lock()
-	c.syncing = false
-	held := c.held
-	c.held, c.heldSize = nil, 0
-	c.mu.Unlock()
 	if err != nil {
 		return false
 	}
-	c.reply(AppendEndSync(nil))
-	for _, m := range held {
-		c.Deliver(m)
-	}
-	c.Flush()
+	c.release(AppendEndSync(nil))
 	return true
+}
+
+// release ends a stretch in which pushes were held back (a SYNC reply, or
+// a login until its ACCEPT): line, then the held messages in order, all in
+// one critical section so that no newer push can come between them.
+func (c *conn) release(line []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.syncing = false
+	held := c.held
+	c.held, c.heldSize = nil, 0
+	if !c.appendLocked(line) {
+		return
+	}
+	for _, m := range held {
+		if !c.appendLocked(m.Wire(chat.WireCPT, encodeMsg)) {
+			return
+		}
+	}
+	c.kickLocked()
 }
 
 // decline queues a DECLINE in command order: behind SENDs still being
@@ -340,14 +361,6 @@ func (c *conn) decline(reason string) {
 	}
 	c.pend = append(c.pend, slot{done: true, reason: reason})
 	c.pendNext++
-}
-
-// reply queues ACCEPT or ENDSYNC. Neither can wait behind a SEND: ACCEPT
-// comes before any SEND is possible and SYNC drains the SENDs first.
-func (c *conn) reply(line []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.queueLocked(line)
 }
 
 // resolve answers the SEND in slot seq and writes every answer that no

@@ -230,6 +230,10 @@ func TestSyncAfter(t *testing.T) {
 	if got := c.sync("g " + fmt.Sprint(cut+3600)); len(got) != 0 {
 		t.Fatalf("SYNC in the future: %q", got)
 	}
+	// Beyond what nanoseconds since 1970 can count (year 2262): nothing.
+	if got := c.sync("g 10000000000"); len(got) != 0 {
+		t.Fatalf("SYNC after the year 2286: %q", got)
+	}
 }
 
 // A member that stops reading is cut off; the others keep getting
