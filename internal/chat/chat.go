@@ -37,9 +37,6 @@ var (
 	ErrTooLong = errors.New("chat: message too long")
 	// ErrClosed: the service is shutting down.
 	ErrClosed = errors.New("chat: shutting down")
-	// ErrUnknownUser: a direct message to a user nobody knows (only the
-	// front-ends that must refuse those, UDP chat, ask for this check).
-	ErrUnknownUser = errors.New("chat: no such user")
 )
 
 // Backend is what the service needs from the core.
@@ -180,17 +177,6 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	close(s.closed)
 	s.wg.Wait()
-}
-
-// Online reports the names logged in now, on every front-end.
-func (s *Service) Online() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.online))
-	for n := range s.online {
-		names = append(names, n)
-	}
-	return names
 }
 
 // IsOnline reports whether name is logged in.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"switchboard/internal/acceptloop"
 	"switchboard/internal/chat"
 )
 
@@ -151,33 +152,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.lns, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err == nil {
-			delay = 0
-			s.start(nc)
-			continue
-		}
-		select {
-		case <-s.quit:
-			return ErrServerClosed
-		default:
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("cpt accept: %w", err)
-		}
-		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+	err := acceptloop.Run(ln, s.quit, s.start, func(err error, retryIn time.Duration) {
 		s.m.refused("accept_error")
-		s.log.Warn("cpt accept failed; retrying", "listen", ln.Addr().String(), "error", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-s.quit:
-			t.Stop()
-			return ErrServerClosed
-		}
+		s.log.Warn("cpt accept failed; retrying", "listen", ln.Addr().String(), "error", err, "retry_in", retryIn)
+	})
+	if errors.Is(err, acceptloop.ErrStopped) {
+		return ErrServerClosed
 	}
+	return fmt.Errorf("cpt accept: %w", err)
 }
 
 func (s *Server) start(nc net.Conn) {

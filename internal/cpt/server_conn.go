@@ -51,8 +51,7 @@ type conn struct {
 	heldSize int // bytes of text in held, counted against SendQueue
 	pend     []slot
 	pendBase uint64 // sequence number of pend[0]
-	pendNext uint64
-	inflight int // SENDs being stored
+	inflight int    // SENDs being stored
 }
 
 // slot is one reply in command order.
@@ -259,8 +258,7 @@ func (c *conn) send(req *Request) bool {
 		c.mu.Unlock()
 		return false
 	}
-	seq := c.pendNext
-	c.pendNext++
+	seq := c.pendBase + uint64(len(c.pend))
 	c.pend = append(c.pend, slot{})
 	c.inflight++
 	c.mu.Unlock()
@@ -360,7 +358,6 @@ func (c *conn) decline(reason string) {
 		return
 	}
 	c.pend = append(c.pend, slot{done: true, reason: reason})
-	c.pendNext++
 }
 
 // resolve answers the SEND in slot seq and writes every answer that no

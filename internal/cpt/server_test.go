@@ -221,9 +221,7 @@ func TestSyncAfter(t *testing.T) {
 	}
 	c.send("SEND g new")
 	c.expect("ACK")
-	got := c.sync(fmt.Sprint(cut - 1))
-	_ = got
-	got = c.sync("g " + fmt.Sprint(cut))
+	got := c.sync("g " + fmt.Sprint(cut))
 	if len(got) != 1 || !strings.HasSuffix(got[0], " new") {
 		t.Fatalf("SYNC g %d: %q", cut, got)
 	}

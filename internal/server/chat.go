@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -104,30 +103,9 @@ func (s *Server) startCPT(svc *chat.Service, table *atomic.Pointer[accounts.Tabl
 		Logger:  s.log.With("service", "cpt"),
 		Metrics: cpt.NewMetrics(s.reg),
 	}, svc)
-	var lns []net.Listener
-	fail := func(err error) (*chatService, error) {
-		for _, ln := range lns {
-			ln.Close()
-		}
+	lns, err := openListeners("cpt", c.Listen, c.TLSListen, c.TLSCert, c.TLSKey)
+	if err != nil {
 		return nil, err
-	}
-	if c.Listen != "" {
-		ln, err := net.Listen("tcp", c.Listen)
-		if err != nil {
-			return fail(fmt.Errorf("cpt.listen %s: %w", c.Listen, err))
-		}
-		lns = append(lns, ln)
-	}
-	if c.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-		if err != nil {
-			return fail(fmt.Errorf("cpt.tls_cert %s: %w", c.TLSCert, err))
-		}
-		ln, err := tls.Listen("tcp", c.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			return fail(fmt.Errorf("cpt.tls_listen %s: %w", c.TLSListen, err))
-		}
-		lns = append(lns, ln)
 	}
 	for _, ln := range lns {
 		cs.addrs = append(cs.addrs, ln.Addr())

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -55,30 +54,9 @@ func (s *Server) startSMPP(table *atomic.Pointer[numbering.Table]) (*smppService
 		MaxParts:        c.MaxParts,
 		MaxUnboundPerIP: c.MaxUnboundPerIP,
 	}, s.core, auth, s.log.With("service", "smpp"), m)
-	var lns []net.Listener
-	fail := func(err error) (*smppService, error) {
-		for _, ln := range lns {
-			ln.Close()
-		}
+	lns, err := openListeners("smpp", c.Listen, c.TLSListen, c.TLSCert, c.TLSKey)
+	if err != nil {
 		return nil, err
-	}
-	if c.Listen != "" {
-		ln, err := net.Listen("tcp", c.Listen)
-		if err != nil {
-			return fail(fmt.Errorf("smpp.listen %s: %w", c.Listen, err))
-		}
-		lns = append(lns, ln)
-	}
-	if c.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-		if err != nil {
-			return fail(fmt.Errorf("smpp.tls_cert %s: %w", c.TLSCert, err))
-		}
-		ln, err := tls.Listen("tcp", c.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		if err != nil {
-			return fail(fmt.Errorf("smpp.tls_listen %s: %w", c.TLSListen, err))
-		}
-		lns = append(lns, ln)
 	}
 	for _, ln := range lns {
 		svc.addrs = append(svc.addrs, ln.Addr())

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchboard/internal/acceptloop"
 	"switchboard/internal/core"
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
@@ -173,33 +174,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		delete(s.lns, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err == nil {
-			delay = 0
-			s.start(conn)
-			continue
-		}
-		select {
-		case <-s.quit:
-			return ErrServerClosed
-		default:
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("smpp accept: %w", err)
-		}
-		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+	err := acceptloop.Run(ln, s.quit, s.start, func(err error, retryIn time.Duration) {
 		s.m.bindFailed("accept_error")
-		s.log.Warn("smpp accept failed; retrying", "listen", ln.Addr().String(), "error", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-s.quit:
-			t.Stop()
-			return ErrServerClosed
-		}
+		s.log.Warn("smpp accept failed; retrying", "listen", ln.Addr().String(), "error", err, "retry_in", retryIn)
+	})
+	if errors.Is(err, acceptloop.ErrStopped) {
+		return ErrServerClosed
 	}
+	return fmt.Errorf("smpp accept: %w", err)
 }
 
 // serverSession is the server's state for one session.
