@@ -43,6 +43,7 @@ func cmdServe(ctx context.Context, env *Env, args []string) error {
 			return errUsagef("--log-format: %v", err)
 		}
 	}
+	server.Version = version
 	log := server.NewLogger(env.Stderr, cfg.Log.Format, cfg.Log.Level)
 	return server.New(cfg, log).Run(ctx, nil)
 }

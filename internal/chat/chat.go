@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ var (
 	ErrRefused = errors.New("chat: message refused")
 	// ErrTooLong: the text does not fit one chat message or SMS.
 	ErrTooLong = errors.New("chat: message too long")
+	// ErrNameReserved: the name is a public group's (Config.Groups),
+	// which no user may take, so that a group message can never become a
+	// direct message to someone who logged in under its name.
+	ErrNameReserved = errors.New("chat: the name is a public group's")
 	// ErrClosed: the service is shutting down.
 	ErrClosed = errors.New("chat: shutting down")
 )
@@ -65,9 +70,12 @@ type Config struct {
 	DedupWindow time.Duration
 	// SMSParts limits an SMS sent from chat (parts of a concatenated SM).
 	SMSParts int
-	Logger   *slog.Logger
-	Metrics  *Metrics
-	Now      func() time.Time
+	// Groups are public groups: always groups, never usernames (the UDP
+	// chat's broadcast group is one).
+	Groups  []string
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -108,6 +116,8 @@ type Service struct {
 	nextID  uint64
 	online  map[string]*Session
 	groups  map[string]*members
+	// public are Config.Groups; read-only after New.
+	public map[string]bool
 }
 
 // New creates a service over the core and the account directory.
@@ -121,6 +131,10 @@ func New(cfg Config, be Backend, dir Directory) *Service {
 		closed: make(chan struct{}),
 		online: map[string]*Session{},
 		groups: map[string]*members{},
+		public: map[string]bool{},
+	}
+	for _, g := range cfg.Groups {
+		s.public[g] = true
 	}
 	s.hist.init()
 	s.dedup.init(cfg.DedupWindow)
@@ -184,6 +198,21 @@ func (s *Service) IsOnline(name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.online[name] != nil
+}
+
+// IsRegistered reports whether name has an account.
+func (s *Service) IsRegistered(name string) bool { return s.directory().Registered(name) }
+
+// Online lists the names logged in on every front-end, sorted.
+func (s *Service) Online() []string {
+	s.mu.RLock()
+	names := make([]string, 0, len(s.online))
+	for n := range s.online {
+		names = append(names, n)
+	}
+	s.mu.RUnlock()
+	slices.Sort(names)
+	return names
 }
 
 // goTracked runs f on a goroutine that Close waits for, unless the

@@ -35,6 +35,9 @@ func (s *Service) Login(name string, ep Endpoint) (*Session, error) {
 	if s.closing {
 		return nil, ErrClosed
 	}
+	if s.public[name] {
+		return nil, ErrNameReserved
+	}
 	if s.online[name] != nil {
 		return nil, ErrNameTaken
 	}
@@ -106,6 +109,9 @@ func (s *Service) Classify(target string) TargetKind {
 	if IsPhone(target) {
 		return TargetPhone
 	}
+	if s.public[target] {
+		return TargetGroup
+	}
 	if s.directory().Registered(target) || s.IsOnline(target) {
 		return TargetUser
 	}
@@ -156,6 +162,14 @@ func (ss *Session) Post(ctx context.Context, target string, text []byte, done fu
 	default:
 		ss.post(ctx, target, false, text, done)
 	}
+}
+
+// PostGroup sends text to a group as Post does, whatever the name would
+// classify as. A front-end whose packet names its group itself (UDP
+// chat's broadcast) uses it.
+func (ss *Session) PostGroup(ctx context.Context, group string, text []byte, done func(id uint64, err error)) {
+	ss.Join(group)
+	ss.post(ctx, group, true, text, done)
 }
 
 func (ss *Session) post(ctx context.Context, target string, group bool, text []byte, done func(uint64, error)) {

@@ -3,15 +3,16 @@ package cpt
 import (
 	"bytes"
 	"fmt"
-	"unicode/utf8"
+
+	"switchboard/internal/chat"
 )
 
-// MaxName is the longest username, group or target in bytes: the message
-// store's name field, so that every name the codec accepts can be stored.
-const MaxName = 32
+// MaxName is the longest username, group or target in bytes (the chat
+// world's rule, shared by every front-end).
+const MaxName = chat.MaxName
 
 // ReservedSender is the spec's reserved sender of server messages.
-const ReservedSender = "system"
+const ReservedSender = chat.ReservedSender
 
 // ErrBadName: a username, target or group breaks the name rules. It wraps
 // ErrBadFormat, so a bad name in a command is also a bad command format
@@ -39,16 +40,16 @@ var (
 // +16195550100 are names too: the router, not the codec, tells them apart.
 // The error names the rule broken, never the name.
 func ValidName(b []byte) error {
-	switch {
-	case len(b) == 0:
+	switch chat.CheckName(b) {
+	case chat.NameEmpty:
 		return errNameEmpty
-	case len(b) > MaxName:
+	case chat.NameLong:
 		return errNameLong
-	case !utf8.Valid(b):
+	case chat.NameNotUTF8:
 		return errNameUTF8
-	case bytes.IndexByte(b, ' ') >= 0:
+	case chat.NameSpace:
 		return errNameSpace
-	case hasNameControl(b):
+	case chat.NameControl:
 		return errNameControl
 	}
 	return nil
@@ -63,7 +64,7 @@ func validSecret(b []byte) error {
 		return errSecretEmpty
 	case bytes.IndexByte(b, ' ') >= 0:
 		return errSecretSpace
-	case hasNameControl(b):
+	case chat.HasControl(b):
 		return errSecretCtl
 	}
 	return nil
@@ -77,41 +78,17 @@ func validSecret(b []byte) error {
 // range are allowed here (they are valid text), and clients that print
 // texts neutralise them.
 func ValidText(b []byte) error {
-	switch {
-	case len(b) == 0:
+	switch chat.CheckText(b) {
+	case chat.TextEmpty:
 		return errTextEmpty
-	case !utf8.Valid(b):
+	case chat.TextNotUTF8:
 		return errTextUTF8
-	case hasTextControl(b):
+	case chat.TextControl:
 		return errTextControl
 	}
 	return nil
 }
 
-// hasNameControl reports a C0 control byte or DEL: the rule for names and
-// passwords. UTF-8 lead and continuation bytes are all >= 0x80, so a byte
-// scan is exact.
-func hasNameControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// hasTextControl reports a C0 control byte other than TAB: the text rule.
-func hasTextControl(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 && c != '\t' {
-			return true
-		}
-	}
-	return false
-}
-
 // IsReserved reports whether name is the reserved sender "system", in any
 // case, so that no account can impersonate server announcements.
-func IsReserved(name []byte) bool {
-	return bytes.EqualFold(name, []byte(ReservedSender))
-}
+func IsReserved(name []byte) bool { return chat.IsReserved(name) }

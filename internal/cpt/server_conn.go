@@ -238,6 +238,8 @@ func (c *conn) login(name string, secret []byte) string {
 	switch {
 	case errors.Is(err, chat.ErrNameTaken):
 		return ReasonUsernameTaken
+	case errors.Is(err, chat.ErrNameReserved):
+		return ReasonUsernameInvalid
 	case err != nil:
 		return ReasonServerBusy
 	}

@@ -14,6 +14,7 @@ import (
 	"switchboard/internal/cpt"
 	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
+	"switchboard/internal/udpchat"
 )
 
 // accountDirectory adapts the account table to what the chat service
@@ -49,7 +50,10 @@ type chatService struct {
 	svc   *chat.Service
 	cpt   *cpt.Server
 	addrs []net.Addr
-	wg    sync.WaitGroup
+	// udp is the CHAT UDP server, nil when udpchat.listen is empty.
+	udp     *udpchat.Server
+	udpAddr net.Addr
+	wg      sync.WaitGroup
 }
 
 // newChat creates the chat service over the core.
@@ -57,6 +61,7 @@ func (s *Server) newChat(dir accountDirectory) *chat.Service {
 	return chat.New(chat.Config{
 		DedupWindow: s.cfg.Chat.DedupWindow.Duration,
 		SMSParts:    s.cfg.Chat.SMSMaxParts,
+		Groups:      []string{s.cfg.UDPChat.Lobby},
 		Logger:      s.log.With("service", "chat"),
 		Metrics:     chat.NewMetrics(s.reg),
 	}, s.core, dir)
@@ -107,6 +112,12 @@ func (s *Server) startCPT(svc *chat.Service, table *atomic.Pointer[accounts.Tabl
 	if err != nil {
 		return nil, err
 	}
+	if err := s.startUDPChat(cs); err != nil {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, err
+	}
 	for _, ln := range lns {
 		cs.addrs = append(cs.addrs, ln.Addr())
 		cs.wg.Add(1)
@@ -120,6 +131,9 @@ func (s *Server) startCPT(svc *chat.Service, table *atomic.Pointer[accounts.Tabl
 
 // stop closes the front-ends, then the chat service.
 func (cs *chatService) stop(ctx context.Context) {
+	if cs.udp != nil {
+		cs.udp.Shutdown(ctx)
+	}
 	cs.cpt.Shutdown(ctx)
 	cs.wg.Wait()
 	cs.svc.Close()

@@ -216,8 +216,12 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	for i, a := range chatFront.addrs {
 		cptAddrs[i] = a.String()
 	}
+	udpAddr := ""
+	if chatFront.udpAddr != nil {
+		udpAddr = chatFront.udpAddr.String()
+	}
 	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","),
-		"cpt", strings.Join(cptAddrs, ","), "data", dir, "pid", os.Getpid())
+		"cpt", strings.Join(cptAddrs, ","), "udpchat", udpAddr, "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}
@@ -301,6 +305,9 @@ func coreConfig(c *config.Core) (core.Config, error) {
 
 // CPTAddrs are the CPT listeners' addresses.
 func (s *Server) CPTAddrs() []net.Addr { return s.chat.addrs }
+
+// UDPChatAddr is the CHAT UDP socket's address, nil when it is off.
+func (s *Server) UDPChatAddr() net.Addr { return s.chat.udpAddr }
 
 // Chat is the chat service.
 func (s *Server) Chat() *chat.Service { return s.chat.svc }

@@ -1,0 +1,652 @@
+package udpchat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"switchboard/internal/chat"
+)
+
+// Error descriptions sent in Error packets. They are part of the protocol
+// as this server speaks it (docs/udpchat.md): clients may match on them.
+const (
+	ErrTextNameTaken     = "username is already present"
+	ErrTextNameInvalid   = "username is invalid"
+	ErrTextNameAccount   = "username is registered; log in with CPT"
+	ErrTextUserNotFound  = "user not found"
+	ErrTextNotRegistered = "not registered"
+	ErrTextAddrInUse     = "address is registered under another name"
+	ErrTextServerFull    = "server is full"
+	ErrTextMessage       = "message is invalid"
+	ErrTextTooLong       = "message is too long"
+	ErrTextNoNumber      = "no phone number to send SMS from"
+	ErrTextRefused       = "message refused"
+	ErrTextShutdown      = "server is shutting down"
+	ErrTextUnknownOp     = "unknown opcode"
+	ErrTextMalformed     = "malformed packet"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("udpchat: server closed")
+
+// ServerConfig tunes the server. Zero values take the defaults of
+// docs/udpchat.md.
+type ServerConfig struct {
+	// Lobby is the public group broadcasts are stored in and read from;
+	// the chat service must have it among its public groups.
+	Lobby string
+	// MaxDatagram is the largest datagram accepted; larger ones are
+	// dropped. User lists are split to fit it.
+	MaxDatagram int
+	// IdleTimeout ends a session whose address has sent nothing for so
+	// long.
+	IdleTimeout time.Duration
+	// ListInterval is how often every registered client gets the user
+	// list unasked (the spec's "at regular intervals"); 0 takes the
+	// default, negative turns it off.
+	ListInterval time.Duration
+	// MaxClients bounds the sessions.
+	MaxClients int
+	// Rate and Burst are each registered client's token bucket, in
+	// packets per second.
+	Rate  float64
+	Burst int
+	// ErrorRate and ErrorBurst bound the answers to each unregistered
+	// source IP (register attempts, and the Error packets to other
+	// requests), so that a spoofed source cannot turn the server into a
+	// reflector.
+	ErrorRate  float64
+	ErrorBurst int
+	// DupWindow is how long an identical packet from the same address is
+	// taken for a network duplicate: it is answered again, not acted on
+	// again.
+	DupWindow time.Duration
+	// SendQueue bounds the datagrams waiting to be sent; beyond it new
+	// ones are dropped and counted (UDP promises no delivery, and
+	// queueing without bound would let one burst take the memory).
+	SendQueue int
+	// Version is reported in the info reply.
+	Version string
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+func (c *ServerConfig) setDefaults() {
+	if c.Lobby == "" {
+		c.Lobby = "lobby"
+	}
+	if c.MaxDatagram <= 0 {
+		c.MaxDatagram = 1472
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.ListInterval == 0 {
+		c.ListInterval = 30 * time.Second
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = 10000
+	}
+	if c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.Burst <= 0 {
+		c.Burst = 400
+	}
+	if c.ErrorRate <= 0 {
+		c.ErrorRate = 20
+	}
+	if c.ErrorBurst <= 0 {
+		c.ErrorBurst = 40
+	}
+	if c.DupWindow <= 0 {
+		c.DupWindow = 2 * time.Second
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 1 << 16
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the CHAT UDP server over the chat service. One Server serves
+// one socket.
+//
+// Goroutines: the reader (Serve), which owns the request handling and is
+// the only one to add sessions; the sender, which owns the socket's
+// writes; the ticker, which expires idle sessions and sends the periodic
+// lists. Lock order: Server.mu, then client.mu; the outbox lock is a
+// leaf.
+type Server struct {
+	cfg  ServerConfig
+	chat *chat.Service
+	m    *Metrics
+
+	out outbox
+
+	mu      sync.Mutex
+	clients map[netip.AddrPort]*client
+	sources map[netip.Addr]*bucket // unregistered sources' answer budgets
+	pc      *ipv4.PacketConn
+	conn    *net.UDPConn
+	closing bool
+	wg      sync.WaitGroup // sender and ticker
+	posts   sync.WaitGroup // messages in the store's hands
+	done    chan struct{}
+	served  chan struct{}
+}
+
+// NewServer creates a server over the chat service.
+func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:     cfg,
+		chat:    svc,
+		m:       cfg.Metrics,
+		clients: map[netip.AddrPort]*client{},
+		sources: map[netip.Addr]*bucket{},
+		done:    make(chan struct{}),
+		served:  make(chan struct{}),
+	}
+	s.out.init(cfg.SendQueue, s.m)
+	return s
+}
+
+// Serve reads and answers datagrams on conn until Shutdown, then returns
+// ErrServerClosed. It takes ownership of conn. An IPv4 socket is read and
+// written in batches (recvmmsg, sendmmsg); the batch calls fall back to
+// one datagram per call where the platform has none.
+func (s *Server) Serve(conn *net.UDPConn) error {
+	defer close(s.served)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close()
+		return ErrServerClosed
+	}
+	s.conn = conn
+	s.pc = ipv4.NewPacketConn(conn)
+	s.mu.Unlock()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.out.run(s.pc)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.tick()
+	}()
+	err := s.read()
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("udpchat: read: %w", err)
+}
+
+// Addr is the socket's address (valid once Serve runs).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return nil
+	}
+	return s.conn.LocalAddr()
+}
+
+// Shutdown stops reading, waits (within ctx) for the answers owed to
+// messages already handed to the store, logs every session out and
+// closes the socket.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	conn := s.conn
+	s.mu.Unlock()
+	close(s.done)
+	if conn == nil {
+		return
+	}
+	// Unblock the reader without closing the socket the sender still
+	// writes the last answers on.
+	_ = conn.SetReadDeadline(time.Unix(1, 0))
+	<-s.served
+	posted := make(chan struct{})
+	go func() {
+		s.posts.Wait()
+		close(posted)
+	}()
+	select {
+	case <-posted:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for addr, c := range s.clients {
+		c.sess.Logout()
+		delete(s.clients, addr)
+		s.m.clients.Dec()
+	}
+	s.mu.Unlock()
+	s.out.close()
+	s.wg.Wait()
+	conn.Close()
+}
+
+// readBatch is how many datagrams one recvmmsg takes.
+const readBatch = 64
+
+func (s *Server) read() error {
+	msgs := make([]ipv4.Message, readBatch)
+	// One byte more than the limit tells an oversize datagram (which the
+	// kernel truncates to the buffer) from one exactly at the limit.
+	bufs := make([]byte, readBatch*(s.cfg.MaxDatagram+1))
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{bufs[i*(s.cfg.MaxDatagram+1) : (i+1)*(s.cfg.MaxDatagram+1)]}
+	}
+	for {
+		n, err := s.pc.ReadBatch(msgs, 0)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				select {
+				case <-s.done:
+					return err
+				default:
+				}
+				continue
+			}
+			select {
+			case <-s.done:
+				return err
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// ICMP errors from an earlier send (ECONNREFUSED on a
+			// port nobody listens on) surface on reads; they say
+			// nothing about this socket.
+			s.m.readErrors.Inc()
+			continue
+		}
+		now := s.cfg.Now()
+		for i := 0; i < n; i++ {
+			ua, ok := msgs[i].Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			ap := ua.AddrPort()
+			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+			b := msgs[i].Buffers[0][:msgs[i].N]
+			s.handle(ap, ua, b, now)
+		}
+		s.out.signal()
+	}
+}
+
+// handle acts on one datagram. Everything it answers goes to the outbox;
+// read signals the sender once per batch.
+func (s *Server) handle(ap netip.AddrPort, ua *net.UDPAddr, b []byte, now time.Time) {
+	s.m.received.Inc()
+	s.mu.Lock()
+	c := s.clients[ap]
+	s.mu.Unlock()
+	if len(b) > s.cfg.MaxDatagram {
+		s.m.bad("oversize")
+		s.answerOnce(c, ap, ua, now, ErrTextMalformed)
+		return
+	}
+	p, err := Decode(b)
+	if err != nil {
+		reason := "short"
+		if errors.Is(err, ErrLength) {
+			reason = "length"
+		}
+		s.m.bad(reason)
+		s.answerOnce(c, ap, ua, now, ErrTextMalformed)
+		return
+	}
+	if c == nil {
+		s.unregistered(ap, ua, p, now)
+		return
+	}
+	c.heard(now)
+	if !c.allow(now, s.cfg.Rate, s.cfg.Burst) {
+		// A registered client over its budget gets nothing: answering
+		// would cost what the limit is there to save.
+		s.m.bad("rate_limited")
+		return
+	}
+	switch p.Op {
+	case OpRegister:
+		if string(p.Data) == c.name {
+			// A resend after a lost OK.
+			s.reply(c.ua, AppendOK(nil))
+			return
+		}
+		s.m.refused("address_in_use")
+		s.reply(c.ua, AppendError(nil, ErrTextAddrInUse))
+	case OpLogout:
+		s.logout(c)
+		s.reply(c.ua, AppendOK(nil))
+	case OpInfo:
+		s.reply(c.ua, s.info(now))
+	case OpList:
+		for _, pkt := range AppendLists(nil, s.chat.Online(), s.cfg.MaxDatagram) {
+			s.reply(c.ua, pkt)
+		}
+	case OpBroadcast:
+		s.broadcast(c, p.Data, now)
+	case OpPrivate:
+		s.private(c, p.Data, now)
+	default:
+		s.m.bad("unknown_opcode")
+		s.reply(c.ua, AppendError(nil, ErrTextUnknownOp))
+	}
+}
+
+// unregistered handles a datagram from an address without a session.
+// A registration's OK (three bytes, shorter than any register packet) is
+// free; every other answer is at most one short Error and comes out of
+// the source IP's budget, so that a spoofed source cannot turn the
+// server into a reflector.
+func (s *Server) unregistered(ap netip.AddrPort, ua *net.UDPAddr, p Packet, now time.Time) {
+	switch p.Op {
+	case OpRegister:
+		s.register(ap, ua, p.Data, now)
+		return
+	case OpLogout:
+		// Logging out is idempotent: a resend after a lost OK, or a
+		// logout after expiry, reaches the state it asks for. The OK is
+		// no longer than the request.
+		s.reply(ua, AppendOK(nil))
+		return
+	}
+	reason, text := "not_registered", ErrTextNotRegistered
+	switch p.Op {
+	case OpBroadcast, OpPrivate, OpInfo, OpList:
+	default:
+		reason, text = "unknown_opcode", ErrTextUnknownOp
+	}
+	s.m.bad(reason)
+	s.refuse(ap, ua, now, text)
+}
+
+// refuse sends an unregistered source one Error, if its budget allows.
+func (s *Server) refuse(ap netip.AddrPort, ua *net.UDPAddr, now time.Time, text string) {
+	if !s.sourceAllows(ap.Addr(), now) {
+		s.m.bad("source_rate_limited")
+		return
+	}
+	s.reply(ua, AppendError(nil, text))
+}
+
+// answerOnce sends one Error to a malformed datagram's source: to a
+// registered client freely (within its budget), to anyone else out of
+// the source's budget.
+func (s *Server) answerOnce(c *client, ap netip.AddrPort, ua *net.UDPAddr, now time.Time, text string) {
+	if c != nil {
+		c.heard(now)
+		if c.allow(now, s.cfg.Rate, s.cfg.Burst) {
+			s.reply(c.ua, AppendError(nil, text))
+		}
+		return
+	}
+	s.refuse(ap, ua, now, text)
+}
+
+func (s *Server) register(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time.Time) {
+	reason, text := s.claim(ap, ua, name, now)
+	if reason != "" {
+		s.m.refused(reason)
+		s.refuse(ap, ua, now, text)
+		return
+	}
+	s.m.registrations.Inc()
+	s.reply(ua, AppendOK(nil))
+}
+
+// claim makes a session for name at ap, or says why not (a metrics
+// reason and the Error text).
+func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time.Time) (reason, text string) {
+	if chat.CheckName(name) != chat.NameOK || chat.IsReserved(name) || chat.IsPhone(string(name)) {
+		return "username_invalid", ErrTextNameInvalid
+	}
+	n := string(name)
+	if s.chat.IsRegistered(n) {
+		// The packet has no room for a password, so an account's name
+		// is not to be had here: anyone could claim it.
+		return "username_registered", ErrTextNameAccount
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closing:
+		return "shutting_down", ErrTextShutdown
+	case len(s.clients) >= s.cfg.MaxClients:
+		return "server_full", ErrTextServerFull
+	}
+	c := &client{srv: s, addr: ap, ua: ua, name: n, tokens: float64(s.cfg.Burst), last: now}
+	c.lastHeard.Store(now.UnixNano())
+	sess, err := s.chat.Login(n, c)
+	switch {
+	case errors.Is(err, chat.ErrNameTaken):
+		return "username_taken", ErrTextNameTaken
+	case errors.Is(err, chat.ErrNameReserved):
+		return "username_invalid", ErrTextNameInvalid
+	case err != nil:
+		return "shutting_down", ErrTextShutdown
+	}
+	c.sess = sess
+	sess.Join(s.cfg.Lobby)
+	s.clients[ap] = c
+	s.m.clients.Inc()
+	return "", ""
+}
+
+// logout ends c's session (a logout packet, expiry or shutdown).
+func (s *Server) logout(c *client) {
+	s.mu.Lock()
+	if s.clients[c.addr] == c {
+		delete(s.clients, c.addr)
+		s.m.clients.Dec()
+	}
+	s.mu.Unlock()
+	c.sess.Logout()
+}
+
+// info is the 41 reply: the server's date (RFC 3339, UTC) and version,
+// "2026-12-02T00:15:00Z switchboard 1.2.3".
+func (s *Server) info(now time.Time) []byte {
+	return AppendPacket(nil, OpInfoReply, []byte(now.UTC().Format(time.RFC3339)+" switchboard "+s.cfg.Version))
+}
+
+func (s *Server) broadcast(c *client, text []byte, now time.Time) {
+	if chat.CheckText(text) != chat.TextOK {
+		s.m.refused("message_invalid")
+		s.reply(c.ua, AppendError(nil, ErrTextMessage))
+		return
+	}
+	d, fresh := c.dup(OpBroadcast, text, now, s.cfg.DupWindow)
+	if !fresh {
+		s.m.bad("duplicate")
+		d.resend(s, c.ua)
+		return
+	}
+	// The echo is made now: text aliases the read buffer, which the
+	// next datagram overwrites before the store answers.
+	echo := AppendNameText(nil, OpPublic, []byte(c.name), text)
+	s.posts.Add(1)
+	c.sess.PostGroup(context.Background(), s.cfg.Lobby, text, func(_ uint64, err error) {
+		defer s.posts.Done()
+		if err != nil {
+			d.answer(s, c.ua, AppendError(nil, postError(err)))
+			return
+		}
+		// The spec's broadcast goes to every user including the sender:
+		// the sender's copy, sent once the message is stored and handed
+		// to everyone else, doubles as its acknowledgement.
+		s.m.broadcasts.Inc()
+		d.answer(s, c.ua, echo)
+	})
+}
+
+func (s *Server) private(c *client, data []byte, now time.Time) {
+	to, text, err := SplitNameText(data)
+	if err != nil {
+		s.m.bad("malformed")
+		s.reply(c.ua, AppendError(nil, ErrTextMalformed))
+		return
+	}
+	if chat.CheckName(to) != chat.NameOK {
+		s.m.refused("username_invalid")
+		s.reply(c.ua, AppendError(nil, ErrTextNameInvalid))
+		return
+	}
+	if chat.CheckText(text) != chat.TextOK {
+		s.m.refused("message_invalid")
+		s.reply(c.ua, AppendError(nil, ErrTextMessage))
+		return
+	}
+	target := string(to)
+	if s.chat.Classify(target) == chat.TargetGroup {
+		// Neither online nor an account: the spec's "destination user
+		// wasn't found in list".
+		s.m.refused("user_not_found")
+		s.reply(c.ua, AppendError(nil, ErrTextUserNotFound))
+		return
+	}
+	d, fresh := c.dup(OpPrivate, data, now, s.cfg.DupWindow)
+	if !fresh {
+		s.m.bad("duplicate")
+		d.resend(s, c.ua)
+		return
+	}
+	s.posts.Add(1)
+	c.sess.Post(context.Background(), target, text, func(_ uint64, err error) {
+		defer s.posts.Done()
+		if err != nil {
+			d.answer(s, c.ua, AppendError(nil, postError(err)))
+			return
+		}
+		s.m.privates.Inc()
+		d.answer(s, c.ua, AppendOK(nil))
+	})
+}
+
+// postError is the Error text for a message the chat service refused.
+func postError(err error) string {
+	switch {
+	case errors.Is(err, chat.ErrNoNumber):
+		return ErrTextNoNumber
+	case errors.Is(err, chat.ErrTooLong):
+		return ErrTextTooLong
+	case errors.Is(err, chat.ErrClosed):
+		return ErrTextShutdown
+	}
+	return ErrTextRefused
+}
+
+// reply queues one datagram.
+func (s *Server) reply(ua *net.UDPAddr, b []byte) { s.out.push(ua, b) }
+
+// sourceAllows takes one answer from an unregistered source IP's budget.
+func (s *Server) sourceAllows(ip netip.Addr, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.sources[ip]
+	if b == nil {
+		if len(s.sources) >= maxSources {
+			// Too many strangers at once: answer none of the new ones
+			// until the ticker forgets the quiet ones.
+			return false
+		}
+		b = &bucket{tokens: float64(s.cfg.ErrorBurst), last: now}
+		s.sources[ip] = b
+	}
+	return b.take(now, s.cfg.ErrorRate, s.cfg.ErrorBurst)
+}
+
+// maxSources bounds the unregistered sources remembered at once.
+const maxSources = 1 << 16
+
+// tick expires silent sessions, forgets quiet sources and sends the
+// periodic user lists.
+func (s *Server) tick() {
+	sweep := time.NewTicker(time.Second)
+	defer sweep.Stop()
+	var lists <-chan time.Time
+	if s.cfg.ListInterval > 0 {
+		t := time.NewTicker(s.cfg.ListInterval)
+		defer t.Stop()
+		lists = t.C
+	}
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-sweep.C:
+			s.sweep(s.cfg.Now())
+		case <-lists:
+			s.sendLists()
+		}
+	}
+}
+
+// sweep ends sessions silent for IdleTimeout and drops source budgets
+// that are full again.
+func (s *Server) sweep(now time.Time) {
+	var idle []*client
+	s.mu.Lock()
+	for _, c := range s.clients {
+		if now.UnixNano()-c.lastHeard.Load() > int64(s.cfg.IdleTimeout) {
+			idle = append(idle, c)
+		}
+	}
+	for ip, b := range s.sources {
+		if now.Sub(b.last).Seconds()*s.cfg.ErrorRate+b.tokens >= float64(s.cfg.ErrorBurst) {
+			delete(s.sources, ip)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		s.logout(c)
+		s.m.expired.Inc()
+	}
+}
+
+// sendLists sends every registered client the user list.
+func (s *Server) sendLists() {
+	pkts := AppendLists(nil, s.chat.Online(), s.cfg.MaxDatagram)
+	s.mu.Lock()
+	for _, c := range s.clients {
+		for _, p := range pkts {
+			s.out.push(c.ua, p)
+		}
+	}
+	s.mu.Unlock()
+	s.out.signal()
+}

@@ -1,0 +1,154 @@
+package udpchat
+
+import (
+	"hash/maphash"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"switchboard/internal/chat"
+)
+
+// client is one registered address: its chat session and what the reader
+// knows about it. It is the session's chat.Endpoint.
+type client struct {
+	srv  *Server
+	addr netip.AddrPort
+	ua   *net.UDPAddr
+	name string
+	sess *chat.Session
+
+	lastHeard atomic.Int64 // UnixNano of the last datagram
+
+	// The rate budget; owned by the reader goroutine.
+	tokens float64
+	last   time.Time
+
+	// recent packets, for telling network duplicates from new messages.
+	mu     sync.Mutex
+	recent [recentPackets]*recentPacket
+	next   int
+}
+
+// recentPackets is how many of a client's last messages are remembered.
+const recentPackets = 8
+
+var dupSeed = maphash.MakeSeed()
+
+// recentPacket is one message packet and the answer it got.
+type recentPacket struct {
+	op   byte
+	hash uint64
+	at   time.Time
+
+	mu    sync.Mutex
+	reply []byte // nil while the store has it
+}
+
+func (c *client) heard(now time.Time) { c.lastHeard.Store(now.UnixNano()) }
+
+// allow takes one packet from the client's budget.
+func (c *client) allow(now time.Time, rate float64, burst int) bool {
+	b := bucket{tokens: c.tokens, last: c.last}
+	ok := b.take(now, rate, burst)
+	c.tokens, c.last = b.tokens, b.last
+	return ok
+}
+
+// dup reports whether an identical message packet came from this address
+// within window. If so it returns that packet's record (fresh false);
+// otherwise it records this one (fresh true). A duplicate datagram must
+// not post a message twice; the cost is that a user who really sends
+// the same text twice within the window sees it sent once.
+func (c *client) dup(op byte, data []byte, now time.Time, window time.Duration) (*recentPacket, bool) {
+	h := maphash.Bytes(dupSeed, data)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.recent {
+		if r != nil && r.op == op && r.hash == h && now.Sub(r.at) < window {
+			return r, false
+		}
+	}
+	r := &recentPacket{op: op, hash: h, at: now}
+	c.recent[c.next] = r
+	c.next = (c.next + 1) % recentPackets
+	return r, true
+}
+
+// answer sends the packet's answer and keeps it for duplicates.
+func (r *recentPacket) answer(s *Server, ua *net.UDPAddr, b []byte) {
+	r.mu.Lock()
+	r.reply = b
+	r.mu.Unlock()
+	s.out.push(ua, b)
+	s.out.signal()
+}
+
+// resend answers a duplicate as its original was answered; a duplicate of
+// a message still being stored gets nothing (its answer is coming).
+func (r *recentPacket) resend(s *Server, ua *net.UDPAddr) {
+	r.mu.Lock()
+	b := r.reply
+	r.mu.Unlock()
+	if b != nil {
+		s.out.push(ua, b)
+	}
+}
+
+// Deliver queues a message pushed by the chat service: a broadcast in the
+// lobby as 21, anything addressed to the user (a private message, an SMS
+// to a number) as 23. Messages of other groups do not reach UDP users,
+// who follow only the lobby.
+func (c *client) Deliver(m *chat.Message) bool {
+	var b []byte
+	switch {
+	case m.Group && m.Target == c.srv.cfg.Lobby:
+		b = m.Wire(chat.WireUDP, encodePublic)
+	case !m.Group:
+		b = m.Wire(chat.WireUDP, encodeDirect)
+	default:
+		return false
+	}
+	if b == nil {
+		c.srv.m.undeliverable.Inc()
+		return false
+	}
+	return c.srv.out.push(c.ua, b)
+}
+
+// Flush starts the sender on what Deliver queued.
+func (c *client) Flush() { c.srv.out.signal() }
+
+// maxUDP is the largest UDP payload over IPv4.
+const maxUDP = 65507
+
+func encodePublic(m *chat.Message) []byte { return encodeFrom(OpPublic, m) }
+func encodeDirect(m *chat.Message) []byte { return encodeFrom(OpDirect, m) }
+
+// encodeFrom encodes a pushed message, or returns nil for one no datagram
+// can carry (a CPT text near its line limit can be; the user reads it by
+// CPT SYNC instead).
+func encodeFrom(op byte, m *chat.Message) []byte {
+	if HeaderSize+len(m.Sender)+1+len(m.Text) > maxUDP {
+		return nil
+	}
+	return AppendNameText(nil, op, []byte(m.Sender), m.Text)
+}
+
+// bucket is a token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *bucket) take(now time.Time, rate float64, burst int) bool {
+	b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
