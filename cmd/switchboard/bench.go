@@ -10,6 +10,7 @@ import (
 
 	"switchboard/internal/cpt/cptload"
 	"switchboard/internal/smpp/loadgen"
+	"switchboard/internal/udpchat/udpload"
 )
 
 // cmdBench runs load generators: `bench smpp` against any SMSC, and
@@ -29,8 +30,10 @@ func cmdBench(ctx context.Context, env *Env, args []string) error {
 		return benchCPT(ctx, env, args[1:])
 	case "cpt-idle":
 		return benchCPTIdle(ctx, env, args[1:])
+	case "udpchat":
+		return benchUDPChat(ctx, env, args[1:])
 	}
-	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle)", args[0])
+	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, udpchat)", args[0])
 }
 
 func benchCPT(ctx context.Context, env *Env, args []string) error {
@@ -68,6 +71,28 @@ func benchCPT(ctx context.Context, env *Env, args []string) error {
 	if !res.Complete() {
 		fmt.Fprintln(env.Stdout, "warning: deliveries do not add up to ACKed messages × members (connections cut, or the drain timed out)")
 	}
+	return nil
+}
+
+func benchUDPChat(ctx context.Context, env *Env, args []string) error {
+	fs, _ := newFlagSet(env, "bench udpchat")
+	var cfg udpload.Config
+	fs.StringVar(&cfg.Addr, "addr", defaultUDPChatServer, "CHAT UDP server address")
+	fs.StringVar(&cfg.Mode, "mode", udpload.Broadcast, "broadcast (senders to every client) or private (every client to random others)")
+	fs.IntVar(&cfg.Clients, "clients", 1000, "registered clients, each on its own socket")
+	fs.IntVar(&cfg.Senders, "senders", 1, "broadcast mode: clients that broadcast")
+	fs.IntVar(&cfg.Window, "window", 32, "requests each sender has unanswered at most")
+	fs.IntVar(&cfg.Size, "size", 32, "message text length in bytes")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send, warm-up included")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "start of the run left out of the rates (default a fifth of --duration, at most 2s; negative: none)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	res, err := udpload.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, res.String())
 	return nil
 }
 

@@ -14,6 +14,7 @@ type UDPChat struct {
 	Burst        int      `toml:"burst"`
 	ErrorRate    float64  `toml:"error_rate"`
 	ErrorBurst   int      `toml:"error_burst"`
+	ErrorTotal   float64  `toml:"error_rate_total"`
 	DupWindow    Duration `toml:"dup_window"`
 	SendQueue    int      `toml:"send_queue"`
 }
@@ -53,6 +54,9 @@ func (c *Config) validateUDPChat(bad func(key, format string, args ...any) error
 	}
 	if u.Rate <= 0 || u.ErrorRate <= 0 {
 		return bad("udpchat.rate", "rate and error_rate must be positive")
+	}
+	if u.ErrorTotal <= 0 {
+		return bad("udpchat.error_rate_total", "must be positive")
 	}
 	if u.Burst < 1 || u.ErrorBurst < 1 {
 		return bad("udpchat.burst", "burst and error_burst must be positive")

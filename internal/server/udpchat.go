@@ -28,20 +28,21 @@ func (s *Server) startUDPChat(cs *chatService) error {
 		return fmt.Errorf("udpchat.listen %s: %w", u.Listen, err)
 	}
 	cs.udp = udpchat.NewServer(udpchat.ServerConfig{
-		Lobby:        u.Lobby,
-		MaxDatagram:  u.MaxDatagram,
-		IdleTimeout:  u.IdleTimeout.Duration,
-		ListInterval: listInterval(u.ListInterval.Duration),
-		MaxClients:   u.MaxClients,
-		Rate:         u.Rate,
-		Burst:        u.Burst,
-		ErrorRate:    u.ErrorRate,
-		ErrorBurst:   u.ErrorBurst,
-		DupWindow:    u.DupWindow.Duration,
-		SendQueue:    u.SendQueue,
-		Version:      Version,
-		Logger:       s.log.With("service", "udpchat"),
-		Metrics:      udpchat.NewMetrics(s.reg),
+		Lobby:          u.Lobby,
+		MaxDatagram:    u.MaxDatagram,
+		IdleTimeout:    u.IdleTimeout.Duration,
+		ListInterval:   listInterval(u.ListInterval.Duration),
+		MaxClients:     u.MaxClients,
+		Rate:           u.Rate,
+		Burst:          u.Burst,
+		ErrorRate:      u.ErrorRate,
+		ErrorBurst:     u.ErrorBurst,
+		ErrorRateTotal: u.ErrorTotal,
+		DupWindow:      u.DupWindow.Duration,
+		SendQueue:      u.SendQueue,
+		Version:        Version,
+		Logger:         s.log.With("service", "udpchat"),
+		Metrics:        udpchat.NewMetrics(s.reg),
 	}, cs.svc)
 	cs.udpAddr = conn.LocalAddr()
 	cs.wg.Add(1)

@@ -65,6 +65,10 @@ type ServerConfig struct {
 	// reflector.
 	ErrorRate  float64
 	ErrorBurst int
+	// ErrorRateTotal bounds those answers over all unregistered sources
+	// together (burst: twice the rate), so that a flood from many
+	// spoofed addresses is bounded too.
+	ErrorRateTotal float64
 	// DupWindow is how long an identical packet from the same address is
 	// taken for a network duplicate: it is answered again, not acted on
 	// again.
@@ -108,6 +112,9 @@ func (c *ServerConfig) setDefaults() {
 	if c.ErrorBurst <= 0 {
 		c.ErrorBurst = 40
 	}
+	if c.ErrorRateTotal <= 0 {
+		c.ErrorRateTotal = 2000
+	}
 	if c.DupWindow <= 0 {
 		c.DupWindow = 2 * time.Second
 	}
@@ -143,16 +150,17 @@ type Server struct {
 
 	out outbox
 
-	mu      sync.Mutex
-	clients map[netip.AddrPort]*client
-	sources map[netip.Addr]*bucket // unregistered sources' answer budgets
-	pc      *ipv4.PacketConn
-	conn    *net.UDPConn
-	closing bool
-	wg      sync.WaitGroup // sender and ticker
-	posts   sync.WaitGroup // messages in the store's hands
-	done    chan struct{}
-	served  chan struct{}
+	mu        sync.Mutex
+	clients   map[netip.AddrPort]*client
+	sources   map[netip.Addr]*bucket // unregistered sources' answer budgets
+	strangers bucket                 // all unregistered sources' budget
+	pc        *ipv4.PacketConn
+	conn      *net.UDPConn
+	closing   bool
+	wg        sync.WaitGroup // sender and ticker
+	posts     sync.WaitGroup // messages in the store's hands
+	done      chan struct{}
+	served    chan struct{}
 }
 
 // NewServer creates a server over the chat service.
@@ -168,6 +176,7 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 		served:  make(chan struct{}),
 	}
 	s.out.init(cfg.SendQueue, s.m)
+	s.strangers = bucket{tokens: 2 * cfg.ErrorRateTotal, last: cfg.Now()}
 	return s
 }
 
@@ -183,6 +192,13 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 		conn.Close()
 		return ErrServerClosed
 	}
+	// Large socket buffers: a thousand clients' requests arriving at
+	// once overflow the default 208 KiB receive buffer (a small datagram
+	// costs the kernel about a kilobyte of it), and a broadcast puts a
+	// thousand datagrams into the send buffer in one sendmmsg. The kernel
+	// caps both at net.core.rmem_max and wmem_max; best effort.
+	_ = conn.SetReadBuffer(socketBuffer)
+	_ = conn.SetWriteBuffer(socketBuffer)
 	s.conn = conn
 	s.pc = ipv4.NewPacketConn(conn)
 	s.mu.Unlock()
@@ -255,6 +271,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.wg.Wait()
 	conn.Close()
 }
+
+// socketBuffer is the socket buffer size asked for.
+const socketBuffer = 4 << 20
 
 // readBatch is how many datagrams one recvmmsg takes.
 const readBatch = 64
@@ -587,7 +606,8 @@ func (s *Server) sourceAllows(ip netip.Addr, now time.Time) bool {
 		b = &bucket{tokens: float64(s.cfg.ErrorBurst), last: now}
 		s.sources[ip] = b
 	}
-	return b.take(now, s.cfg.ErrorRate, s.cfg.ErrorBurst)
+	return b.take(now, s.cfg.ErrorRate, s.cfg.ErrorBurst) &&
+		s.strangers.take(now, s.cfg.ErrorRateTotal, int(2*s.cfg.ErrorRateTotal))
 }
 
 // maxSources bounds the unregistered sources remembered at once.
