@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the interop tests use: OpenSSH for the shell-access test,
-# Kannel (bearerbox, smsbox) as a downstream SMPP peer (docs/interop.md).
-# Later issues add osmo-hlr, sipp and chromium here.
-APT_PACKAGES=(openssh-server openssh-client kannel)
+# Kannel (bearerbox, smsbox) as a downstream SMPP peer (docs/interop.md),
+# SIPp (Debian's package sip-tester) as the far end of SIP calls
+# (docs/sipcall.md). Later issues add osmo-hlr and chromium here.
+APT_PACKAGES=(openssh-server openssh-client kannel sip-tester)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

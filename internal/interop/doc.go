@@ -1,7 +1,8 @@
 // Package interop starts the real programs that switchboard's interop tests
 // talk to: Kannel (bearerbox and smsbox, binding to our SMPP server as a
-// downstream ESME) and the npm smpp package (an upstream SMSC stand-in and
-// a second SMPP client), all on 127.0.0.1 with free ports.
+// downstream ESME), the npm smpp package (an upstream SMSC stand-in and a
+// second SMPP client) and SIPp (the far end of SIP calls), all on
+// 127.0.0.1 with free ports.
 //
 // It exists for tests only: its files are ordinary .go files so that the
 // tests of any package can import it, but no non-test code may import it
