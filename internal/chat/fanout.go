@@ -86,7 +86,9 @@ func (f *fanout) run(stop <-chan struct{}) {
 				f.mu.Lock()
 				batch, f.q = f.q, nil
 				f.mu.Unlock()
-				f.deliver(batch)
+				for i := 0; i < len(batch); i += maxChunk {
+					f.deliver(batch[i:min(i+maxChunk, len(batch))])
+				}
 				return
 			}
 		}

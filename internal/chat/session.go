@@ -203,11 +203,16 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 				done(0, err)
 				return
 			}
-			s.dedup.resolve(de, id, nil)
 			s.hist.addChat(target, group, id, entry.UnixNano())
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
 			s.m.posted.Inc()
-			s.fan.enqueue(push{m: m, origin: ss, user: target, done: func() { done(id, nil) }})
+			// A resend waiting on the original is answered only once the
+			// original has been pushed, like the original's sender: an
+			// ACK means the others have it.
+			s.fan.enqueue(push{m: m, origin: ss, user: target, done: func() {
+				s.dedup.resolve(de, id, nil)
+				done(id, nil)
+			}})
 		})
 	if err != nil {
 		err = refusal(err)
@@ -261,8 +266,13 @@ func (ss *Session) History(target string, after time.Time, fn func(*Message) err
 	case target == "" || target == ss.name:
 		list = ss.inbox(dir, ns)
 	default:
-		// A conversation: what they sent me, and what I sent them.
+		// A conversation: what they sent me, and what I sent them. A
+		// phone number is matched in the form SMS senders take ("+"
+		// and E.164), however the user wrote it.
 		filter = target
+		if kind == TargetPhone {
+			filter = phoneSender(target)
+		}
 		mine := ss.inbox(dir, ns)
 		var theirs []entry
 		if kind == TargetUser {

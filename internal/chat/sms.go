@@ -105,6 +105,16 @@ func smsSender(a pms.Address) string {
 	return a.Digits
 }
 
+// phoneSender is a phone target as an SMS from it shows as sender:
+// "6195550100", "16195550100" and "+16195550100" are all "+16195550100".
+func phoneSender(target string) string {
+	ton, d := numbering.TONUnknown, target
+	if strings.HasPrefix(target, "+") {
+		ton, d = numbering.TONInternational, target[1:]
+	}
+	return smsSender(pms.Address{TON: ton, NPI: 1, Digits: d})
+}
+
 // smsText is the SM's text without its header, with control characters
 // (line breaks among them) made spaces: chat lines cannot carry them.
 // Binary SMS show as a placeholder.

@@ -127,6 +127,15 @@ func TestChatUserSMSRoundTrip(t *testing.T) {
 	submitLong(t, pa, numPA, numLocal, long)
 	alice.expectMatch(`MSG alice \+` + numPA + ` \d+ ` + long)
 
+	// The conversation with the sender's number, however it is written.
+	for _, target := range []string{"+" + numPA, numPA, numPA[1:]} {
+		alice.send("SYNC " + target + " 0")
+		for _, text := range []string{"while you were out", "hello alice", long} {
+			alice.expectMatch(`MSG ` + regexp.QuoteMeta(target) + ` \+` + numPA + ` \d+ ` + text)
+		}
+		alice.expect("ENDSYNC")
+	}
+
 	// From chat to a peer's number, in the three NANP forms.
 	for _, target := range []string{"+" + numPB, numPB, numPB[1:]} {
 		alice.send("SEND " + target + " hi from chat")
