@@ -70,6 +70,10 @@ type Config struct {
 	DedupWindow time.Duration
 	// SMSParts limits an SMS sent from chat (parts of a concatenated SM).
 	SMSParts int
+	// HistoryCache bounds the recent messages kept in RAM for SYNC (the
+	// last 128 of the most recently active groups and inboxes); 0 takes
+	// the default, 100,000, and a negative value turns the cache off.
+	HistoryCache int
 	// Groups are public groups: always groups, never usernames (the UDP
 	// chat's broadcast group is one).
 	Groups  []string
@@ -84,6 +88,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SMSParts <= 0 {
 		c.SMSParts = 16
+	}
+	if c.HistoryCache == 0 {
+		c.HistoryCache = 100000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +144,7 @@ func New(cfg Config, be Backend, dir Directory) *Service {
 		s.public[g] = true
 	}
 	s.hist.init()
+	s.hist.cacheMax = max(cfg.HistoryCache, 0)
 	s.dedup.init(cfg.DedupWindow)
 	s.fan.init()
 	s.fan.svc = s

@@ -125,3 +125,43 @@ func TestFlattenAndSender(t *testing.T) {
 		}
 	}
 }
+
+// The cache keeps at most tailLen of a timeline and at most cacheMax in
+// all, dropping the least recently posted-to tails first.
+func TestHistoryCacheBounds(t *testing.T) {
+	var h history
+	h.init()
+	h.cacheMax = 300
+	id := uint64(0)
+	post := func(group string, n int) {
+		for i := 0; i < n; i++ {
+			id++
+			h.addChat(group, true, id, int64(id), &Message{ID: id, Target: group, Group: true})
+		}
+	}
+	post("a", 200)
+	if got := len(h.groups["a"].tail); got != tailLen {
+		t.Fatalf("tail of a: %d, want %d", got, tailLen)
+	}
+	if h.groups["a"].tail[0].ID != 200-tailLen+1 {
+		t.Fatalf("tail of a starts at %d", h.groups["a"].tail[0].ID)
+	}
+	post("b", 200)
+	post("c", 100)
+	if len(h.cache) > 300 {
+		t.Fatalf("cache holds %d, bound 300", len(h.cache))
+	}
+	if h.groups["a"].tail != nil || len(h.groups["c"].tail) != 100 || len(h.groups["b"].tail) != tailLen {
+		t.Fatalf("tails a %d b %d c %d: the least recently posted-to must go first",
+			len(h.groups["a"].tail), len(h.groups["b"].tail), len(h.groups["c"].tail))
+	}
+	for _, m := range h.groups["b"].tail {
+		if h.cache[m.ID] != m {
+			t.Fatalf("tail message %d not in the cache", m.ID)
+		}
+	}
+	got := h.cached([]entry{{id: 1}, {id: 400}, {id: 500}})
+	if got[0] != nil || got[1] == nil || got[1].ID != 400 || got[2] == nil {
+		t.Fatalf("cached lookups %v", got)
+	}
+}

@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // entry is one message in a timeline: where its first record is and when
@@ -18,7 +20,18 @@ type entry struct {
 // order (the store never lets entry times go backwards).
 type timeline struct {
 	e []entry
+	// tail are the last messages of the timeline kept in RAM, in id
+	// order, at most tailLen; they are also in history.cache.
+	tail []*Message
+	// used is when the timeline was last posted to or read (UnixNano):
+	// the cache keeps the tails of the most recently used.
+	used atomic.Int64
 }
+
+// tailLen is how many of a timeline's last messages the cache keeps: a
+// client's first SYNC of a group asks for its recent history, typically
+// the last hundred.
+const tailLen = 128
 
 // add puts an entry in order. Messages become durable almost always in
 // index order, so this is an append; a rare late one is moved into place.
@@ -57,6 +70,11 @@ type history struct {
 	// parts lists every part of a concatenated SMS by its first part's id.
 	parts map[uint64][]uint64
 	count int
+	// cache holds the messages of the timelines' tails by id, so that a
+	// SYNC of recent history reads no record, whether or not the store
+	// file is in the page cache. At most cacheMax; 0 turns it off.
+	cache    map[uint64]*Message
+	cacheMax int
 }
 
 func (h *history) init() {
@@ -64,18 +82,21 @@ func (h *history) init() {
 	h.inbox = map[string]*timeline{}
 	h.numbers = map[string]*timeline{}
 	h.parts = map[uint64][]uint64{}
+	h.cache = map[uint64]*Message{}
 }
 
-// addChat indexes a chat message.
-func (h *history) addChat(to string, group bool, id uint64, ns int64) {
+// addChat indexes a chat message and keeps m in the target's tail.
+func (h *history) addChat(to string, group bool, id uint64, ns int64, m *Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.addChatLocked([]byte(to), group, id, ns)
+	t := h.addChatLocked([]byte(to), group, id, ns)
+	t.used.Store(ns)
+	h.cacheLocked(t, m)
 }
 
 // addChatLocked is addChat with h.mu held and the name as bytes, so that
 // the startup pass allocates only for a target it has not seen yet.
-func (h *history) addChatLocked(to []byte, group bool, id uint64, ns int64) {
+func (h *history) addChatLocked(to []byte, group bool, id uint64, ns int64) *timeline {
 	m := h.inbox
 	if group {
 		m = h.groups
@@ -87,10 +108,12 @@ func (h *history) addChatLocked(to []byte, group bool, id uint64, ns int64) {
 	}
 	t.add(entry{id: id, ns: ns})
 	h.count++
+	return t
 }
 
-// addSMS indexes an SMS for a number; ids are its parts in order.
-func (h *history) addSMS(e164 string, ids []uint64, ns int64) {
+// addSMS indexes an SMS for a number; ids are its parts in order. m, if
+// not nil, is kept in the number's tail.
+func (h *history) addSMS(e164 string, ids []uint64, ns int64, m *Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(ids) > 1 {
@@ -103,6 +126,78 @@ func (h *history) addSMS(e164 string, ids []uint64, ns int64) {
 	}
 	t.add(entry{id: ids[0], ns: ns, sms: true})
 	h.count++
+	if m != nil {
+		t.used.Store(ns)
+		h.cacheLocked(t, m)
+	}
+}
+
+// cacheLocked keeps m in t's tail, dropping the tail's oldest beyond
+// tailLen, and the least recently used tails beyond cacheMax.
+func (h *history) cacheLocked(t *timeline, m *Message) {
+	if h.cacheMax <= 0 || m == nil {
+		return
+	}
+	n := len(t.tail)
+	i := n
+	if n > 0 && t.tail[n-1].ID > m.ID {
+		i = sort.Search(n, func(i int) bool { return t.tail[i].ID >= m.ID })
+		if i < n && t.tail[i].ID == m.ID {
+			return
+		}
+		if i == 0 && n >= tailLen {
+			return // older than everything the tail keeps
+		}
+	}
+	t.tail = slices.Insert(t.tail, i, m)
+	h.cache[m.ID] = m
+	if len(t.tail) > tailLen {
+		delete(h.cache, t.tail[0].ID)
+		t.tail[0] = nil
+		t.tail = append(t.tail[:0], t.tail[1:]...)
+	}
+	if len(h.cache) > h.cacheMax {
+		h.evictLocked()
+	}
+}
+
+// evictLocked drops whole tails, least recently used first, until the
+// cache is at nine tenths of its bound: evicting in bulk makes the sort
+// over every timeline rare.
+func (h *history) evictLocked() {
+	var ts []*timeline
+	for _, m := range []map[string]*timeline{h.groups, h.inbox, h.numbers} {
+		for _, t := range m {
+			if len(t.tail) > 0 {
+				ts = append(ts, t)
+			}
+		}
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].used.Load() < ts[j].used.Load() })
+	for _, t := range ts {
+		if len(h.cache) <= h.cacheMax*9/10 {
+			return
+		}
+		for _, m := range t.tail {
+			delete(h.cache, m.ID)
+		}
+		t.tail = nil
+	}
+}
+
+// cached returns the cached message of each entry, nil where there is
+// none.
+func (h *history) cached(list []entry) []*Message {
+	out := make([]*Message, len(list))
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.cache) == 0 {
+		return out
+	}
+	for i, e := range list {
+		out[i] = h.cache[e.id]
+	}
+	return out
 }
 
 // groupAfter returns a group's entries after ns.
@@ -113,6 +208,56 @@ func (h *history) groupAfter(group string, ns int64) []entry {
 		return t.after(ns, nil)
 	}
 	return nil
+}
+
+// fillTails puts the last messages of the most recently used timelines
+// in the cache, up to its bound, loading them with load. It runs once at
+// startup, after the index is built, when the store file has just been
+// read through and its tail is in the page cache.
+func (h *history) fillTails(load func(entry) (*Message, error)) int {
+	if h.cacheMax <= 0 {
+		return 0
+	}
+	type tl struct {
+		t    *timeline
+		last uint64
+	}
+	var ts []tl
+	h.mu.Lock()
+	for _, m := range []map[string]*timeline{h.groups, h.inbox, h.numbers} {
+		for _, t := range m {
+			if n := len(t.e); n > 0 {
+				t.used.Store(t.e[n-1].ns)
+				ts = append(ts, tl{t, t.e[n-1].id})
+			}
+		}
+	}
+	h.mu.Unlock()
+	// The timelines with the newest messages first.
+	sort.Slice(ts, func(i, j int) bool { return ts[i].last > ts[j].last })
+	loaded := 0
+	for _, x := range ts {
+		if loaded >= h.cacheMax {
+			break
+		}
+		h.mu.RLock()
+		e := x.t.e[max(0, len(x.t.e)-min(tailLen, h.cacheMax-loaded)):]
+		e = slices.Clone(e)
+		h.mu.RUnlock()
+		msgs := make([]*Message, 0, len(e))
+		for _, en := range e {
+			if m, err := load(en); err == nil {
+				msgs = append(msgs, m)
+			}
+		}
+		h.mu.Lock()
+		for _, m := range msgs {
+			h.cacheLocked(x.t, m)
+		}
+		h.mu.Unlock()
+		loaded += len(msgs)
+	}
+	return loaded
 }
 
 // inboxAfter returns a user's direct messages and the SMS to their

@@ -11,6 +11,10 @@ type Metrics struct {
 	smsIn      prometheus.Counter
 	smsOut     prometheus.Counter
 	readErrors prometheus.Counter
+	// historyCached and historyRead count the messages History served
+	// from the cache of recent messages and from the store.
+	historyCached prometheus.Counter
+	historyRead   prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil:
@@ -31,9 +35,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_chat_sms_sent_total", Help: "SMS sent by chat users from their numbers."}),
 		readErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_chat_history_read_errors_total", Help: "Indexed records that could not be read back for SYNC."}),
+		historyCached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_chat_history_cached_total", Help: "Messages SYNC returned from the cache of recent messages."}),
+		historyRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_chat_history_read_total", Help: "Messages SYNC read from the store."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.online, m.posted, m.duplicates, m.deliveries, m.smsIn, m.smsOut, m.readErrors)
+		reg.MustRegister(m.online, m.posted, m.duplicates, m.deliveries, m.smsIn, m.smsOut, m.readErrors,
+			m.historyCached, m.historyRead)
 	}
 	return m
 }

@@ -203,8 +203,8 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 				done(0, err)
 				return
 			}
-			s.hist.addChat(target, group, id, entry.UnixNano())
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
+			s.hist.addChat(target, group, id, entry.UnixNano(), m)
 			s.m.posted.Inc()
 			// A resend waiting on the original is answered only once the
 			// original has been pushed, like the original's sender: an
@@ -318,31 +318,44 @@ const (
 	historyReaders = 32
 )
 
-// loadAll loads entries with up to historyReaders reads in flight.
+// loadAll loads entries: from the cache of recent messages where it has
+// them, else from the store with up to historyReaders reads in flight.
+// Every message returned is the caller's own (History rewrites Target).
 func (s *Service) loadAll(list []entry) ([]*Message, []error) {
-	msgs := make([]*Message, len(list))
+	msgs := s.hist.cached(list)
 	errs := make([]error, len(list))
-	if len(list) < 4 {
+	var miss []int
+	for i, m := range msgs {
+		if m == nil {
+			miss = append(miss, i)
+			continue
+		}
+		msgs[i] = &Message{ID: m.ID, Time: m.Time, Target: m.Target, Group: m.Group, Sender: m.Sender, Text: m.Text}
+	}
+	s.m.historyCached.Add(float64(len(list) - len(miss)))
+	s.m.historyRead.Add(float64(len(miss)))
+	if len(miss) < 4 {
 		var raw [pms.RecordSize]byte
 		var rec pms.Record
-		for i, e := range list {
-			msgs[i], errs[i] = s.load(e, &raw, &rec)
+		for _, i := range miss {
+			msgs[i], errs[i] = s.load(list[i], &raw, &rec)
 		}
 		return msgs, errs
 	}
 	var wg sync.WaitGroup
 	var next atomic.Int64
-	for w := 0; w < min(historyReaders, len(list)); w++ {
+	for w := 0; w < min(historyReaders, len(miss)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var raw [pms.RecordSize]byte
 			var rec pms.Record
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(list) {
+				k := int(next.Add(1) - 1)
+				if k >= len(miss) {
 					return
 				}
+				i := miss[k]
 				msgs[i], errs[i] = s.load(list[i], &raw, &rec)
 			}
 		}()

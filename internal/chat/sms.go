@@ -42,9 +42,13 @@ func (s *Service) indexSMS(rec *pms.Record, push bool) {
 	}
 	text := smsText(rec)
 	if rec.ConcatTotal <= 1 {
-		s.hist.addSMS(num.E164, []uint64{rec.Index}, rec.Entry.UnixNano())
+		var m *Message
 		if push {
-			s.pushSMS(num.E164, &Message{ID: rec.Index, Time: rec.Entry, Sender: smsSender(rec.Src), Text: []byte(text)})
+			m = &Message{ID: rec.Index, Time: rec.Entry, Sender: smsSender(rec.Src), Text: []byte(text)}
+		}
+		s.hist.addSMS(num.E164, []uint64{rec.Index}, rec.Entry.UnixNano(), smsCopy(m))
+		if push {
+			s.pushSMS(num.E164, m)
 		}
 		return
 	}
@@ -65,10 +69,23 @@ func (s *Service) completeSMS(p *pendingSMS, push bool) {
 	if len(ids) == 0 {
 		return
 	}
-	s.hist.addSMS(p.number, ids, p.ns)
+	var m *Message
 	if push {
-		s.pushSMS(p.number, &Message{ID: ids[0], Time: time.Unix(0, p.ns), Sender: p.sender, Text: []byte(text.String())})
+		m = &Message{ID: ids[0], Time: time.Unix(0, p.ns), Sender: p.sender, Text: []byte(text.String())}
 	}
+	s.hist.addSMS(p.number, ids, p.ns, smsCopy(m))
+	if push {
+		s.pushSMS(p.number, m)
+	}
+}
+
+// smsCopy is the cache's own copy of a pushed SMS (pushSMS sets the
+// pushed one's Target to the owner, which the stored SMS has not).
+func smsCopy(m *Message) *Message {
+	if m == nil {
+		return nil
+	}
+	return &Message{ID: m.ID, Time: m.Time, Sender: m.Sender, Text: m.Text}
 }
 
 func (s *Service) pushSMS(e164 string, m *Message) {

@@ -45,6 +45,7 @@ type Chat struct {
 	AllowUnregistered bool     `toml:"allow_unregistered"`
 	DedupWindow       Duration `toml:"dedup_window"`
 	SMSMaxParts       int      `toml:"sms_max_parts"`
+	HistoryCache      int      `toml:"history_cache"`
 }
 
 // CPT configures the CPT text-chat server (docs/cpt.md).
@@ -393,6 +394,9 @@ func checkListen(addr string) error {
 func (c *Config) validateChat(bad func(key, format string, args ...any) error) error {
 	if c.Chat.DedupWindow.Duration <= 0 {
 		return bad("chat.dedup_window", "must be positive")
+	}
+	if c.Chat.HistoryCache < 0 {
+		return bad("chat.history_cache", "must not be negative (0 turns the cache off)")
 	}
 	if c.Chat.SMSMaxParts < 1 || c.Chat.SMSMaxParts > 255 {
 		return bad("chat.sms_max_parts", "%d is not between 1 and 255", c.Chat.SMSMaxParts)

@@ -109,6 +109,32 @@ func TestSync10M(t *testing.T) {
 	}
 	defer svc.Close()
 
+	// An index without the cache of recent messages, to measure SYNC
+	// from the store.
+	off := chat.New(chat.Config{HistoryCache: -1}, be, noDirectory{})
+	if r, err := pms.OpenReader(info.Path); err != nil {
+		t.Fatal(err)
+	} else if err := off.Rebuild(r); err != nil {
+		t.Fatal(err)
+	} else {
+		r.Close()
+	}
+	defer off.Close()
+	offSess, err := off.Login("bench", nopEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		evict(t, info.Path)
+		t0 := time.Now()
+		n := 0
+		if err := offSess.History(info.Target, time.Unix(after, 0), func(*chat.Message) error { n++; return nil }); err != nil || n != want {
+			t.Fatalf("uncached History: %d messages, %v", n, err)
+		}
+		t.Logf("History of the last 100, cold, without the cache (from the store): %v", time.Since(t0).Round(time.Microsecond))
+	}
+	offSess.Logout()
+
 	// (b) History directly.
 	sess, err := svc.Login("bench", nopEndpoint{})
 	if err != nil {
@@ -128,7 +154,7 @@ func TestSync10M(t *testing.T) {
 		if err := history(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("History of the last 100, cold: %v", time.Since(t0).Round(time.Microsecond))
+		t.Logf("History of the last 100, store file evicted, with the cache: %v", time.Since(t0).Round(time.Microsecond))
 	}
 	var failed error
 	res := testing.Benchmark(func(b *testing.B) {

@@ -425,3 +425,53 @@ func TestIdleConnectionsPark(t *testing.T) {
 	again := w.login(t, "idle1")
 	again.sync("g 0")
 }
+
+// SYNC answers the same from the cache of recent messages as from the
+// store, uses the cache for a timeline's last 128 messages, and has it
+// again after a restart.
+func TestSyncCache(t *testing.T) {
+	c := testConfig(t)
+	w := startWorld(t, c)
+	a := w.login(t, "alice")
+	long := strings.Repeat("é", 200) // several chat segments
+	for i := 0; i < 150; i++ {
+		text := fmt.Sprintf("m%d", i)
+		if i%10 == 0 {
+			text += " " + long
+		}
+		a.send("SEND g " + text)
+		a.expect("ACK")
+	}
+	want := a.sync("g 0")
+	if len(want) != 150 || !strings.HasSuffix(want[149], " m149") {
+		t.Fatalf("SYNC: %d lines, last %q", len(want), want[len(want)-1])
+	}
+	if got := w.metric(t, "switchboard_chat_history_cached_total"); got != 128 {
+		t.Fatalf("%v messages from the cache, want the last 128", got)
+	}
+	if got := w.metric(t, "switchboard_chat_history_read_total"); got != 22 {
+		t.Fatalf("%v messages read from the store, want 22", got)
+	}
+	w.stop()
+
+	// After a restart the tail is cached again (filled at startup), and
+	// the answer is the same.
+	w2 := startWorld(t, c)
+	if got := w2.login(t, "bob").sync("g 0"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after restart SYNC differs")
+	}
+	if got := w2.metric(t, "switchboard_chat_history_cached_total"); got != 128 {
+		t.Fatalf("after restart %v from the cache, want 128", got)
+	}
+	w2.stop()
+
+	// Without the cache, everything comes from the store, the same.
+	c.Chat.HistoryCache = 0
+	w3 := startWorld(t, c)
+	if got := w3.login(t, "carol").sync("g 0"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("uncached SYNC differs")
+	}
+	if got := w3.metric(t, "switchboard_chat_history_read_total"); got != 150 {
+		t.Fatalf("uncached: %v read from the store, want 150", got)
+	}
+}

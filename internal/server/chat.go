@@ -59,12 +59,21 @@ type chatService struct {
 // newChat creates the chat service over the core.
 func (s *Server) newChat(dir accountDirectory) *chat.Service {
 	return chat.New(chat.Config{
-		DedupWindow: s.cfg.Chat.DedupWindow.Duration,
-		SMSParts:    s.cfg.Chat.SMSMaxParts,
-		Groups:      []string{s.cfg.UDPChat.Lobby},
-		Logger:      s.log.With("service", "chat"),
-		Metrics:     chat.NewMetrics(s.reg),
+		DedupWindow:  s.cfg.Chat.DedupWindow.Duration,
+		SMSParts:     s.cfg.Chat.SMSMaxParts,
+		Groups:       []string{s.cfg.UDPChat.Lobby},
+		HistoryCache: historyCache(s.cfg.Chat.HistoryCache),
+		Logger:       s.log.With("service", "chat"),
+		Metrics:      chat.NewMetrics(s.reg),
 	}, s.core, dir)
+}
+
+// historyCache maps the config's 0 ("off") to the service's negative.
+func historyCache(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // rebuildChat indexes the store's chat history before anything new can
