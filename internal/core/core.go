@@ -73,6 +73,10 @@ const (
 // the store and is read back when it is handed to a handler.
 type sm struct {
 	index uint64
+	// raw is the record as stored, kept from admission until its first
+	// delivery attempt or state change so that the delivery need not read
+	// it back (at most maxRawKept SMs hold one; guarded by c.mu).
+	raw *[pms.RecordSize]byte
 	// root is the index of the SM first submitted, which its sender knows
 	// it by: the index itself, or for a replacement (replace.go) the
 	// index it replaces.
@@ -126,6 +130,7 @@ type Core struct {
 	now         func() time.Time
 	dir         atomic.Pointer[Directory]
 	store       *pms.Store
+	rawKept     int // SMs holding raw; c.mu
 	seeds       [2]maphash.Seed
 	wg          sync.WaitGroup
 	wgMu        sync.Mutex
@@ -552,9 +557,44 @@ func (c *Core) servedLocked(s *sm) bool {
 	return false
 }
 
+// maxRawKept bounds the records kept in RAM between admission and the
+// first delivery attempt (256 bytes each): enough for the windows of a
+// busy uplink and its peers, bounded when a destination is down and SMs
+// pile up.
+const maxRawKept = 1 << 16
+
+// keepRawLocked keeps a copy of the stored record for s's first delivery.
+func (c *Core) keepRawLocked(s *sm, raw *[pms.RecordSize]byte) {
+	if raw == nil || c.rawKept >= maxRawKept {
+		return
+	}
+	cp := new([pms.RecordSize]byte)
+	*cp = *raw
+	s.raw = cp
+	c.rawKept++
+}
+
+// dropRawLocked forgets s's kept record.
+func (c *Core) dropRawLocked(s *sm) {
+	if s.raw != nil {
+		s.raw = nil
+		c.rawKept--
+	}
+}
+
+// takeRaw hands out s's kept record (nil if none) and forgets it.
+func (c *Core) takeRaw(s *sm) *[pms.RecordSize]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw := s.raw
+	c.dropRawLocked(s)
+	return raw
+}
+
 // detachLocked takes an SM out of every structure: from here the caller
 // owns it and discharges it.
 func (c *Core) detachLocked(s *sm) {
+	c.dropRawLocked(s)
 	delete(c.sms, s.index)
 	if idx, ok := c.dedup[s.key]; ok && idx == s.index {
 		delete(c.dedup, s.key)
@@ -794,7 +834,7 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 	if err != nil {
 		err = reject(coresock.StatusStoreFailed, err.Error())
 	}
-	storedReport := c.stored(rec, &rv, err)
+	storedReport := c.stored(rec, &rv, err, nil)
 	if err != nil {
 		return 0, false, err
 	}
@@ -844,7 +884,7 @@ func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.Recor
 	}
 	fail := func(err error) {
 		serr := reject(coresock.StatusStoreFailed, err.Error())
-		c.stored(rec, &rv, serr)
+		c.stored(rec, &rv, serr, nil)
 		done(0, false, serr)
 	}
 	if err := pms.Encode(raw[:], rec); err != nil {
@@ -858,7 +898,9 @@ func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.Recor
 			return
 		}
 		rec.Index, rec.Entry = first, entry
-		if storedReport := c.stored(rec, &rv, nil); storedReport != nil {
+		// raw now holds the record as the store wrote it (index, entry
+		// time and CRC filled in).
+		if storedReport := c.stored(rec, &rv, nil, raw); storedReport != nil {
 			// This runs on a store goroutine, which must not wait for
 			// the store: the report is written by another.
 			st := rec.State
@@ -874,7 +916,7 @@ func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.Recor
 // stored finishes a store attempt: it resolves the pending entry, and for
 // a stored SM lists and queues it (or, for one stored as delivered with
 // SRR, returns it for its status report).
-func (c *Core) stored(rec *pms.Record, rv *reservation, err error) (storedReport *sm) {
+func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.RecordSize]byte) (storedReport *sm) {
 	active := rec.State.Disposition == pms.Active
 	wake := false
 	var waiters []func(uint64, error)
@@ -893,6 +935,7 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error) (storedReport
 	}
 	if err == nil && active {
 		s := c.newSM(rec, &rv.key)
+		c.keepRawLocked(s, raw)
 		c.insertLocked(s)
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
@@ -1031,8 +1074,10 @@ func (c *Core) writeState(ctx context.Context, s *sm, mutate func(*pms.State) bo
 		return nil
 	}
 	st := s.state
+	// The kept record's trailer no longer says what the store's will.
+	c.dropRawLocked(s)
 	c.mu.Unlock()
-	return c.store.Update(context.WithoutCancel(ctx), s.index, st)
+	return c.store.UpdateClass(context.WithoutCancel(ctx), s.index, s.dstClass, st)
 }
 
 // finish discharges a detached SM durably, then sends the status report it

@@ -249,7 +249,9 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		st  Status
 		err error
 	)
-	if err = c.store.ReadRaw(s.index, &rec); err != nil {
+	if kept := c.takeRaw(s); kept != nil {
+		rec = *kept
+	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
 		c.mu.Lock()
 		pq.inflight--
@@ -422,7 +424,9 @@ func (c *Core) transfer(reg *Registration, epoch uint64, s *sm) {
 		st  Status
 		err error
 	)
-	if err = c.store.ReadRaw(s.index, &rec); err != nil {
+	if kept := c.takeRaw(s); kept != nil {
+		rec = *kept
+	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
 		c.mu.Lock()
 		c.gsmFlight--

@@ -173,12 +173,18 @@ func TestSocketBadInput(t *testing.T) {
 func TestSocketRoleHandlerEndToEnd(t *testing.T) {
 	h, sock := socketHarness(t)
 	got := make(chan uint64, 10)
+	same := make(chan bool, 10)
 	handler := coresock.HandlerFunc(func(p *coresock.Peer, hd coresock.Header, body coresock.Body) {
 		m, ok := body.(*coresock.DeliverToPeer)
 		if !ok {
 			p.Reply(hd, coresock.StatusUnknownType, 0, nil)
 			return
 		}
+		// The record handed over (kept in RAM since admission, not read
+		// back) is the store's, byte for byte, before the answer
+		// discharges it.
+		var disk [pms.RecordSize]byte
+		same <- h.store.ReadRaw(m.Index, &disk) == nil && disk == [pms.RecordSize]byte(m.Record)
 		got <- m.Index
 		p.Reply(hd, coresock.StatusOK, 0, &coresock.DeliverToPeerResp{PeerMsgID: "abc123"})
 	})
@@ -209,6 +215,9 @@ func TestSocketRoleHandlerEndToEnd(t *testing.T) {
 	case i := <-got:
 		if i != idx {
 			t.Fatalf("delivered %d, submitted %d", i, idx)
+		}
+		if !<-same {
+			t.Fatalf("delivered record differs from the stored one")
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no delivery")

@@ -545,3 +545,53 @@ func TestAsyncAppendAfterWriteFailure(t *testing.T) {
 		s.Close()
 	}
 }
+
+// UpdateClass writes the trailer without reading the record, and still
+// refuses historical records: those discharged earlier, those stored
+// historical, and one made historical by a batch not yet acknowledged
+// (several syncs in flight).
+func TestUpdateClass(t *testing.T) {
+	for _, depth := range []int{1, 3} {
+		t.Run(fmt.Sprint("depth=", depth), func(t *testing.T) {
+			s := openStore(t, t.TempDir(), Options{SyncDepth: depth}, nil)
+			defer s.Close()
+			ctx := context.Background()
+			recs := appendN(t, s, 3, Active)
+			if err := s.Append(ctx, testRecord(9, Stored)); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UpdateClass(ctx, recs[0].Index, ClassGSM, State{Disposition: Active, Attempts: 2, IMSI: "310150123456789"}); err != nil {
+				t.Fatal(err)
+			}
+			var got Record
+			if err := s.Read(recs[0].Index, &got); err != nil || got.State.Attempts != 2 || got.State.IMSI != "310150123456789" {
+				t.Fatalf("after UpdateClass: %v %+v", err, got.State)
+			}
+			if err := s.UpdateClass(ctx, recs[0].Index, ClassGSM, State{Disposition: Delivered}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UpdateClass(ctx, recs[0].Index, ClassGSM, State{Disposition: Failed}); !errors.Is(err, ErrHistorical) {
+				t.Fatalf("update of a discharged record: %v", err)
+			}
+			if err := s.UpdateClass(ctx, 3, ClassGSM, State{Disposition: Failed}); !errors.Is(err, ErrHistorical) {
+				t.Fatalf("update of a record stored historical: %v", err)
+			}
+			if err := s.UpdateClass(ctx, 4, ClassGSM, State{}); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("update past the end: %v", err)
+			}
+			// Two discharges of one record queued together: the first
+			// wins, the second is refused, wherever the batches fall.
+			errs := make(chan error, 2)
+			for _, d := range []Disposition{Delivered, Expired} {
+				go func() { errs <- s.UpdateClass(ctx, recs[1].Index, ClassGSM, State{Disposition: d}) }()
+			}
+			e1, e2 := <-errs, <-errs
+			if (e1 == nil) == (e2 == nil) || !(errors.Is(e1, ErrHistorical) || errors.Is(e2, ErrHistorical)) {
+				t.Fatalf("two discharges: %v, %v", e1, e2)
+			}
+			if st := s.Stats(); st.Active != 1 {
+				t.Fatalf("%d active, want 1", st.Active)
+			}
+		})
+	}
+}
