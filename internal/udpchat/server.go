@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -148,7 +149,11 @@ type Server struct {
 	chat *chat.Service
 	m    *Metrics
 
-	out outbox
+	// outs are the send queues, each with its own sending goroutine, so
+	// that sending (most of the server's work in a broadcast) can use
+	// more than one core. A destination always uses the same one (by
+	// port), which keeps each client's datagrams in order.
+	outs []outbox
 
 	mu        sync.Mutex
 	clients   map[netip.AddrPort]*client
@@ -175,7 +180,10 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 		done:    make(chan struct{}),
 		served:  make(chan struct{}),
 	}
-	s.out.init(cfg.SendQueue, s.m)
+	s.outs = make([]outbox, max(1, min(runtime.GOMAXPROCS(0), maxSenders)))
+	for i := range s.outs {
+		s.outs[i].init(cfg.SendQueue/len(s.outs), s.m)
+	}
 	s.strangers = bucket{tokens: 2 * cfg.ErrorRateTotal, last: cfg.Now()}
 	return s
 }
@@ -202,11 +210,13 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	s.conn = conn
 	s.pc = ipv4.NewPacketConn(conn)
 	s.mu.Unlock()
-	s.wg.Add(2)
-	go func() {
-		defer s.wg.Done()
-		s.out.run(s.pc)
-	}()
+	s.wg.Add(1 + len(s.outs))
+	for i := range s.outs {
+		go func() {
+			defer s.wg.Done()
+			s.outs[i].run(s.pc)
+		}()
+	}
 	go func() {
 		defer s.wg.Done()
 		s.tick()
@@ -267,7 +277,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 		s.m.clients.Dec()
 	}
 	s.mu.Unlock()
-	s.out.close()
+	for i := range s.outs {
+		s.outs[i].close()
+	}
 	s.wg.Wait()
 	conn.Close()
 }
@@ -322,7 +334,7 @@ func (s *Server) read() error {
 			b := msgs[i].Buffers[0][:msgs[i].N]
 			s.handle(ap, ua, b, now)
 		}
-		s.out.signal()
+		s.signalAll()
 	}
 }
 
@@ -468,7 +480,7 @@ func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time
 	case len(s.clients) >= s.cfg.MaxClients:
 		return "server_full", ErrTextServerFull
 	}
-	c := &client{srv: s, addr: ap, ua: ua, name: n, tokens: float64(s.cfg.Burst), last: now}
+	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n, tokens: float64(s.cfg.Burst), last: now}
 	c.lastHeard.Store(now.UnixNano())
 	sess, err := s.chat.Login(n, c)
 	switch {
@@ -590,7 +602,20 @@ func postError(err error) string {
 }
 
 // reply queues one datagram.
-func (s *Server) reply(ua *net.UDPAddr, b []byte) { s.out.push(ua, b) }
+func (s *Server) reply(ua *net.UDPAddr, b []byte) { s.outFor(ua).push(ua, b) }
+
+// maxSenders bounds the sending goroutines.
+const maxSenders = 4
+
+// outFor is the send queue of a destination.
+func (s *Server) outFor(ua *net.UDPAddr) *outbox { return &s.outs[ua.Port%len(s.outs)] }
+
+// signalAll wakes every sender.
+func (s *Server) signalAll() {
+	for i := range s.outs {
+		s.outs[i].signal()
+	}
+}
 
 // sourceAllows takes one answer from an unregistered source IP's budget.
 func (s *Server) sourceAllows(ip netip.Addr, now time.Time) bool {
@@ -664,9 +689,9 @@ func (s *Server) sendLists() {
 	s.mu.Lock()
 	for _, c := range s.clients {
 		for _, p := range pkts {
-			s.out.push(c.ua, p)
+			c.out.push(c.ua, p)
 		}
 	}
 	s.mu.Unlock()
-	s.out.signal()
+	s.signalAll()
 }

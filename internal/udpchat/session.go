@@ -17,6 +17,7 @@ type client struct {
 	srv  *Server
 	addr netip.AddrPort
 	ua   *net.UDPAddr
+	out  *outbox // the send queue of ua
 	name string
 	sess *chat.Session
 
@@ -82,8 +83,9 @@ func (r *recentPacket) answer(s *Server, ua *net.UDPAddr, b []byte) {
 	r.mu.Lock()
 	r.reply = b
 	r.mu.Unlock()
-	s.out.push(ua, b)
-	s.out.signal()
+	o := s.outFor(ua)
+	o.push(ua, b)
+	o.signal()
 }
 
 // resend answers a duplicate as its original was answered; a duplicate of
@@ -93,7 +95,7 @@ func (r *recentPacket) resend(s *Server, ua *net.UDPAddr) {
 	b := r.reply
 	r.mu.Unlock()
 	if b != nil {
-		s.out.push(ua, b)
+		s.outFor(ua).push(ua, b)
 	}
 }
 
@@ -115,11 +117,11 @@ func (c *client) Deliver(m *chat.Message) bool {
 		c.srv.m.undeliverable.Inc()
 		return false
 	}
-	return c.srv.out.push(c.ua, b)
+	return c.out.push(c.ua, b)
 }
 
 // Flush starts the sender on what Deliver queued.
-func (c *client) Flush() { c.srv.out.signal() }
+func (c *client) Flush() { c.out.signal() }
 
 // maxUDP is the largest UDP payload over IPv4.
 const maxUDP = 65507
