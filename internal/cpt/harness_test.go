@@ -2,19 +2,18 @@ package cpt_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"switchboard/internal/config"
 	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 )
 
 // world is a running switchboard whose CPT listener tests talk to.
@@ -29,45 +28,16 @@ type world struct {
 
 func testConfig(t *testing.T) *config.Config {
 	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
+	c := servertest.Config(t)
 	c.SMPP.Listen = ""
-	c.CPT.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = "127.0.0.1:0"
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
 	return c
 }
 
 // startWorld runs a server on c until the test ends.
 func startWorld(t *testing.T, c *config.Config) *world {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *server.Server, 1)
-	errc := make(chan error, 1)
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	w := &world{t: t, dir: c.DataDir, cfg: c, srv: s, addr: s.CPTAddrs()[0].String()}
-	var once sync.Once
-	w.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("server: %v", err)
-			}
-		})
-	}
-	t.Cleanup(w.stop)
-	return w
+	s, stop := servertest.Start(t, c)
+	return &world{t: t, dir: c.DataDir, cfg: c, srv: s, addr: s.CPTAddrs()[0].String(), stop: stop}
 }
 
 // client is a raw CPT connection with send/expect helpers, so that tests

@@ -62,8 +62,8 @@ func TestOnlyTestsImportInterop(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		for _, imp := range fields[1:] {
-			if imp == "switchboard/internal/interop" {
-				t.Errorf("%s imports the test harness from non-test code", fields[0])
+			if imp == "switchboard/internal/interop" || imp == "switchboard/internal/servertest" {
+				t.Errorf("%s imports a test harness (%s) from non-test code", fields[0], imp)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
 	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 	"switchboard/internal/smpp"
 	"switchboard/internal/smpp/pdu"
 )
@@ -57,18 +57,9 @@ func restartWorld(t *testing.T, w *world) *world {
 // dataDir on that one as it is.
 func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
 	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
-	c.SMPP.Listen = "127.0.0.1:0"
-	c.CPT.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = "127.0.0.1:0"
+	c := servertest.Config(t)
 	c.Core.RetryMin.Duration = 50 * time.Millisecond
 	c.Core.RetryMax.Duration = 200 * time.Millisecond
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
 	if tweak != nil {
 		tweak(c)
 	}
@@ -102,29 +93,8 @@ func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
 
 func runWorld(t *testing.T, c *config.Config) *world {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *server.Server, 1)
-	errc := make(chan error, 1)
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	w := &world{dir: c.DataDir, srv: s, addr: s.SMPPAddrs()[0].String()}
-	var once sync.Once
-	w.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("server: %v", err)
-			}
-		})
-	}
-	t.Cleanup(w.stop)
-	return w
+	s, stop := servertest.Start(t, c)
+	return &world{dir: c.DataDir, srv: s, addr: s.SMPPAddrs()[0].String(), stop: stop}
 }
 
 // record reads a stored record.

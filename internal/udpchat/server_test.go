@@ -19,6 +19,7 @@ import (
 	"switchboard/internal/config"
 	"switchboard/internal/cpt"
 	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 	"switchboard/internal/udpchat"
 )
 
@@ -32,45 +33,12 @@ type world struct {
 	cptAddr string
 }
 
-func testConfig(t *testing.T) *config.Config {
-	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
-	c.SMPP.Listen = ""
-	c.CPT.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = "127.0.0.1:0"
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
-	return c
-}
+func testConfig(t *testing.T) *config.Config { return servertest.Config(t) }
 
 func startWorld(t *testing.T, c *config.Config) *world {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *server.Server, 1)
-	errc := make(chan error, 1)
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	w := &world{t: t, srv: s, udpAddr: s.UDPChatAddr().String(), cptAddr: s.CPTAddrs()[0].String()}
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("server: %v", err)
-			}
-		})
-	})
-	return w
+	s, _ := servertest.Start(t, c)
+	return &world{t: t, srv: s, udpAddr: s.UDPChatAddr().String(), cptAddr: s.CPTAddrs()[0].String()}
 }
 
 func (w *world) client(t *testing.T) *udpchat.Client {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -12,10 +11,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"switchboard/internal/config"
 	"switchboard/internal/cpt/cptload"
 	"switchboard/internal/pms"
-	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,39 +23,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // address and the metrics URL.
 func startServer(t *testing.T, dir string) (addr, metrics string) {
 	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
+	c := servertest.Config(t)
+	if dir != "" {
+		c.DataDir = dir
 	}
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	c.DataDir = dir
-	c.Admin.Listen = "127.0.0.1:0"
 	c.Admin.PProf = true
 	c.SMPP.Listen = ""
-	c.CPT.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = "127.0.0.1:0"
 	c.CPT.Rate = 1e7
 	c.CPT.Burst = 1e6
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *server.Server, 1)
-	errc := make(chan error, 1)
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	s, _ := servertest.Start(t, c)
 	return s.CPTAddrs()[0].String(), "http://" + s.AdminAddr().String() + "/metrics"
 }
 

@@ -2,14 +2,12 @@ package udpload_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"switchboard/internal/config"
-	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 	"switchboard/internal/udpchat/udpload"
 )
 
@@ -17,35 +15,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
-	c.SMPP.Listen = ""
-	c.CPT.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = "127.0.0.1:0"
+	c := servertest.Config(t)
 	c.UDPChat.Rate = 1e6
 	c.UDPChat.Burst = 1e5
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *server.Server, 1)
-	errc := make(chan error, 1)
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	s, _ := servertest.Start(t, c)
 	return s.UDPChatAddr().String()
 }
 
