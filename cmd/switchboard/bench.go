@@ -18,7 +18,7 @@ import (
 // against any CPT server.
 func cmdBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle [options]")
+		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle|voice [options]")
 	}
 	switch args[0] {
 	case "smpp":
@@ -29,8 +29,10 @@ func cmdBench(ctx context.Context, env *Env, args []string) error {
 		return benchCPT(ctx, env, args[1:])
 	case "cpt-idle":
 		return benchCPTIdle(ctx, env, args[1:])
+	case "voice":
+		return benchVoice(ctx, env, args[1:])
 	}
-	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle)", args[0])
+	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, voice)", args[0])
 }
 
 func benchCPT(ctx context.Context, env *Env, args []string) error {

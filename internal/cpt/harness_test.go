@@ -35,6 +35,7 @@ func testConfig(t *testing.T) *config.Config {
 	}
 	c.DataDir = t.TempDir()
 	c.Admin.Listen = "127.0.0.1:0"
+	c.Voice.Listen = "127.0.0.1:0"
 	c.SMPP.Listen = ""
 	c.CPT.Listen = "127.0.0.1:0"
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second

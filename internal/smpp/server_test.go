@@ -63,6 +63,7 @@ func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
 	}
 	c.DataDir = t.TempDir()
 	c.Admin.Listen = "127.0.0.1:0"
+	c.Voice.Listen = "127.0.0.1:0"
 	c.SMPP.Listen = "127.0.0.1:0"
 	c.CPT.Listen = "127.0.0.1:0"
 	c.Core.RetryMin.Duration = 50 * time.Millisecond

@@ -34,6 +34,7 @@ func startServer(t *testing.T, dir string) (addr, metrics string) {
 	}
 	c.DataDir = dir
 	c.Admin.Listen = "127.0.0.1:0"
+	c.Voice.Listen = "127.0.0.1:0"
 	c.Admin.PProf = true
 	c.SMPP.Listen = ""
 	c.CPT.Listen = "127.0.0.1:0"
