@@ -19,7 +19,7 @@ import (
 // against any CPT server.
 func cmdBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle [options]")
+		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle|udpchat|voice [options]")
 	}
 	switch args[0] {
 	case "smpp":
@@ -32,8 +32,10 @@ func cmdBench(ctx context.Context, env *Env, args []string) error {
 		return benchCPTIdle(ctx, env, args[1:])
 	case "udpchat":
 		return benchUDPChat(ctx, env, args[1:])
+	case "voice":
+		return benchVoice(ctx, env, args[1:])
 	}
-	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, udpchat)", args[0])
+	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, udpchat, voice)", args[0])
 }
 
 func benchCPT(ctx context.Context, env *Env, args []string) error {

@@ -37,6 +37,7 @@ type Config struct {
 	Chat     Chat     `toml:"chat"`
 	CPT      CPT      `toml:"cpt"`
 	UDPChat  UDPChat  `toml:"udpchat"`
+	Voice    Voice    `toml:"voice"`
 	Shutdown Shutdown `toml:"shutdown"`
 }
 
@@ -293,6 +294,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateUDPChat(bad); err != nil {
+		return err
+	}
+	if err := c.validateVoice(bad); err != nil {
 		return err
 	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {

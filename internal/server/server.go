@@ -42,6 +42,7 @@ type Server struct {
 	sock     *coresock.Server
 	smpp     *smppService
 	chat     *chatService
+	voice    *voiceService
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -196,6 +197,17 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		chatFront.stop(sctx)
 	}()
 
+	voiceSvc, err := s.startVoice()
+	if err != nil {
+		return err
+	}
+	s.voice = voiceSvc
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Shutdown.DrainTimeout.Duration)
+		defer cancel()
+		voiceSvc.stop(sctx)
+	}()
+
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
@@ -206,6 +218,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Health:   s.health,
 		PProf:    s.cfg.Admin.PProf,
 		Logger:   s.log,
+		Handlers: voiceSvc.handlers(),
 	})
 	s.up.Store(true)
 	smppAddrs := make([]string, len(svc.addrs))

@@ -27,6 +27,7 @@ func testConfig(t *testing.T) *config.Config {
 	}
 	c.DataDir = t.TempDir()
 	c.Admin.Listen = "127.0.0.1:0"
+	c.Voice.Listen = "127.0.0.1:0"
 	c.SMPP.Listen = "127.0.0.1:0"
 	c.CPT.Listen = "127.0.0.1:0"
 	c.UDPChat.Listen = "127.0.0.1:0"

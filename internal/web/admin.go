@@ -26,6 +26,9 @@ type Config struct {
 	Health func() error
 	PProf  bool
 	Logger *slog.Logger
+	// Handlers are further endpoints by mux pattern ("GET /api/..."),
+	// added by the services that own them.
+	Handlers map[string]http.Handler
 }
 
 // Admin is a running admin HTTP server.
@@ -49,6 +52,9 @@ func Start(cfg Config) *Admin {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	for pattern, h := range cfg.Handlers {
+		mux.Handle(pattern, h)
+	}
 	if cfg.PProf {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,0 +1,272 @@
+package voice
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"switchboard/internal/acceptloop"
+)
+
+// ControlConfig configures the control server.
+type ControlConfig struct {
+	// IdleTimeout bounds the wait for each request (and for the rest of
+	// its frame): a client that connects and sends nothing is closed.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds a reply's write, so that a client that does not
+	// read cannot hold its goroutine.
+	WriteTimeout time.Duration
+	// MaxConns bounds concurrent connections; more are closed at once.
+	MaxConns int
+	// FailBurst and FailRate limit refused requests (CodeAccess: an
+	// unknown uid or a missing permission) per client address, a token
+	// bucket: FailBurst refusals at once, then FailRate per second. An
+	// address over the limit gets CodeAccess for every request that
+	// names a uid without it being looked at, which makes guessing uids
+	// slow.
+	FailBurst int
+	FailRate  float64
+	Logger    *slog.Logger
+	Metrics   *Metrics
+}
+
+// Control is the KV control server (TCP). Each connection carries one
+// request, as the spec says, or several one after another (a documented
+// extension: each a full FrameSize frame).
+type Control struct {
+	hub  *Hub
+	cfg  ControlConfig
+	log  *slog.Logger
+	quit chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	lns   []net.Listener
+	fails map[netip.Addr]*bucket
+}
+
+// NewControl makes a control server over hub.
+func NewControl(cfg ControlConfig, hub *Hub) *Control {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Control{hub: hub, cfg: cfg, log: cfg.Logger, quit: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}, fails: map[netip.Addr]*bucket{}}
+}
+
+// Serve accepts on ln until Shutdown.
+func (c *Control) Serve(ln net.Listener) error {
+	// Shutdown closes the listeners it knows; one that arrives after
+	// Shutdown is closed here, so that Serve never blocks in Accept
+	// after Shutdown.
+	c.mu.Lock()
+	select {
+	case <-c.quit:
+		c.mu.Unlock()
+		ln.Close()
+		return nil
+	default:
+	}
+	c.lns = append(c.lns, ln)
+	c.mu.Unlock()
+	err := acceptloop.Run(ln, c.quit, c.start, func(err error, retry time.Duration) {
+		c.log.Warn("voice control accept", "error", err, "retry_in", retry)
+	})
+	if errors.Is(err, acceptloop.ErrStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown closes the listeners and every connection, and waits for their
+// goroutines (or ctx).
+func (c *Control) Shutdown(ctx context.Context) {
+	c.once.Do(func() { close(c.quit) })
+	c.mu.Lock()
+	for _, ln := range c.lns {
+		ln.Close()
+	}
+	for nc := range c.conns {
+		nc.Close()
+	}
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done // every connection is closed, so this is short
+	}
+}
+
+func (c *Control) start(nc net.Conn) {
+	c.mu.Lock()
+	select {
+	case <-c.quit:
+		c.mu.Unlock()
+		nc.Close()
+		return
+	default:
+	}
+	if len(c.conns) >= c.cfg.MaxConns {
+		c.mu.Unlock()
+		c.cfg.Metrics.protocolError("too_many_connections")
+		nc.Close()
+		return
+	}
+	c.conns[nc] = struct{}{}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		c.serveConn(nc)
+		c.mu.Lock()
+		delete(c.conns, nc)
+		c.mu.Unlock()
+		nc.Close()
+	}()
+}
+
+// serveConn answers requests until the client closes, stalls or sends
+// something that cannot be a request.
+func (c *Control) serveConn(nc net.Conn) {
+	var ip netip.Addr
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr().Unmap()
+	}
+	br := bufio.NewReaderSize(nc, 4096)
+	var frame [FrameSize]byte
+	reply := make([]byte, 0, 64)
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		// The command type first: a clean end before it is the normal
+		// end of a connection.
+		if _, err := io.ReadFull(br, frame[:4]); err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.readFailed(err)
+			}
+			return
+		}
+		req, need, err := DecodeRequest(frame[:4])
+		if errors.Is(err, ErrShort) {
+			if _, err := io.ReadFull(br, frame[4:need]); err != nil {
+				// A request cut short: answer what the spec has for a bad
+				// parameter, then close.
+				c.readFailed(err)
+				c.write(nc, AppendError(reply[:0], CodeParam))
+				return
+			}
+			req, need, err = DecodeRequest(frame[:need])
+		}
+		var code ErrorCode
+		switch {
+		case errors.Is(err, ErrUnknownCommand):
+			c.cfg.Metrics.protocolError("unknown_command")
+			c.cfg.Metrics.request(req.Cmd, CodeNotImplemented)
+			reply = AppendError(reply[:0], CodeNotImplemented)
+		case err != nil:
+			reply = AppendError(reply[:0], CodeServer)
+		case c.limited(ip, req.Cmd):
+			c.cfg.Metrics.protocolError("rate_limited")
+			c.cfg.Metrics.request(req.Cmd, CodeAccess)
+			reply = AppendError(reply[:0], CodeAccess)
+		default:
+			reply, code = c.hub.Handle(reply[:0], req)
+			if code == CodeAccess {
+				c.failed(ip)
+			}
+		}
+		if !c.write(nc, reply) {
+			return
+		}
+		// Skip the rest of the fixed frame (junk, in the reference
+		// client). A one-shot client that sent only the fields and
+		// closes ends here.
+		if _, err := io.ReadFull(br, frame[need:FrameSize]); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				c.readFailed(err)
+			}
+			return
+		}
+	}
+}
+
+func (c *Control) write(nc net.Conn, b []byte) bool {
+	_ = nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	_, err := nc.Write(b)
+	return err == nil
+}
+
+func (c *Control) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		c.cfg.Metrics.protocolError("timeout")
+	case errors.Is(err, net.ErrClosed):
+	default:
+		c.cfg.Metrics.protocolError("short")
+	}
+}
+
+// bucket is a token bucket of refusals for one client address.
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// maxFailAddrs bounds the limiter's memory; when it is full, addresses
+// whose bucket has refilled are forgotten.
+const maxFailAddrs = 10000
+
+// limited reports whether ip is over its refusal budget for a command that
+// names a uid (GET_PORT and GET_CHANNELS name none and are never limited).
+func (c *Control) limited(ip netip.Addr, cmd Command) bool {
+	if cmd == CmdGetPort || cmd == CmdGetChannels || c.cfg.FailBurst <= 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.fails[ip]
+	if b == nil {
+		return false
+	}
+	c.refill(b, time.Now())
+	return b.tokens < 1
+}
+
+// failed takes a token from ip's bucket.
+func (c *Control) failed(ip netip.Addr) {
+	if c.cfg.FailBurst <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	b := c.fails[ip]
+	if b == nil {
+		if len(c.fails) >= maxFailAddrs {
+			for a, o := range c.fails {
+				if c.refill(o, now); o.tokens >= float64(c.cfg.FailBurst) {
+					delete(c.fails, a)
+				}
+			}
+		}
+		b = &bucket{tokens: float64(c.cfg.FailBurst), at: now}
+		c.fails[ip] = b
+	}
+	c.refill(b, now)
+	b.tokens = max(b.tokens-1, 0)
+}
+
+func (c *Control) refill(b *bucket, now time.Time) {
+	b.tokens = min(float64(c.cfg.FailBurst), b.tokens+now.Sub(b.at).Seconds()*c.cfg.FailRate)
+	b.at = now
+}

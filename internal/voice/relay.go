@@ -1,0 +1,344 @@
+package voice
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// batchConn is recvmmsg/sendmmsg on a UDP socket; ipv4 and ipv6
+// PacketConns both provide it with the same Message type.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+type v6batch struct{ *ipv6.PacketConn }
+
+func (c v6batch) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	return c.PacketConn.ReadBatch(ms, flags)
+}
+
+func (c v6batch) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+	return c.PacketConn.WriteBatch(ms, flags)
+}
+
+// bound is a member's UDP source address, fixed by its first packet after
+// JOIN. Both forms are kept: AddrPort to compare without allocating, the
+// UDPAddr to send to.
+type bound struct {
+	ap netip.AddrPort
+	ua *net.UDPAddr
+}
+
+// member is one joined uid. addr and lastSeen are written only by the
+// channel's relay goroutine (and at creation); other goroutines read them
+// through the atomics.
+type member struct {
+	uid      uint64
+	addr     atomic.Pointer[bound]
+	lastSeen atomic.Int64 // Unix nanoseconds of the last packet (or of JOIN)
+}
+
+// memberSet is an immutable membership, replaced whole on every change
+// (copy on write), so that the relay reads it without a lock.
+type memberSet struct {
+	list  []*member
+	byUID map[uint64]*member
+}
+
+var emptySet = &memberSet{byUID: map[uint64]*member{}}
+
+// channel is one channel and its relay socket.
+type channel struct {
+	hub     *Hub
+	id      uint64
+	owner   uint64
+	port    int
+	conn    *net.UDPConn
+	bc      batchConn
+	members atomic.Pointer[memberSet]
+	done    chan struct{}
+	started bool
+}
+
+func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
+	ch := &channel{hub: h, id: id, owner: owner, conn: conn, done: make(chan struct{})}
+	la := conn.LocalAddr().(*net.UDPAddr)
+	ch.port = la.Port
+	if la.IP.To4() != nil {
+		ch.bc = ipv4.NewPacketConn(conn)
+	} else {
+		ch.bc = v6batch{ipv6.NewPacketConn(conn)}
+	}
+	ch.members.Store(emptySet)
+	return ch
+}
+
+// addLocked adds uid (or replaces its member, dropping its binding).
+// Called with hub.mu held, which serialises every membership change.
+func (ch *channel) addLocked(uid uint64, now time.Time) {
+	old := ch.members.Load()
+	m := &member{uid: uid}
+	m.lastSeen.Store(now.UnixNano())
+	next := &memberSet{list: make([]*member, 0, len(old.list)+1), byUID: make(map[uint64]*member, len(old.list)+1)}
+	for _, o := range old.list {
+		if o.uid != uid {
+			next.list = append(next.list, o)
+			next.byUID[o.uid] = o
+		}
+	}
+	next.list = append(next.list, m)
+	next.byUID[uid] = m
+	ch.members.Store(next)
+}
+
+// removeLocked removes uid and reports whether it was a member.
+func (ch *channel) removeLocked(uid uint64) bool {
+	old := ch.members.Load()
+	if old.byUID[uid] == nil {
+		return false
+	}
+	next := &memberSet{list: make([]*member, 0, len(old.list)), byUID: make(map[uint64]*member, len(old.list))}
+	for _, o := range old.list {
+		if o.uid != uid {
+			next.list = append(next.list, o)
+			next.byUID[o.uid] = o
+		}
+	}
+	ch.members.Store(next)
+	return true
+}
+
+func (ch *channel) start() {
+	ch.started = true
+	go ch.run()
+}
+
+// stop closes the socket and waits for the relay goroutine.
+func (ch *channel) stop() {
+	ch.conn.Close()
+	if ch.started {
+		<-ch.done
+	}
+}
+
+// announce sends a signed system packet about uid to every bound member
+// (when Config.Announce is on). It runs outside hub.mu; the socket is
+// safe for concurrent writers.
+func (ch *channel) announce(op Op, uid uint64) {
+	if !ch.hub.cfg.Announce {
+		return
+	}
+	var b [PacketSize]byte
+	PutSigned(b[:], ch.hub.cfg.Key, op, uid, 0, ch.id, uint64(time.Now().UnixMilli()))
+	for _, m := range ch.members.Load().list {
+		if a := m.addr.Load(); a != nil {
+			_, _ = ch.conn.WriteToUDP(b[:], a.ua)
+		}
+	}
+}
+
+// housekeepEvery is how often the relay looks for silent members: every
+// second, or more often for a short keepalive timeout, so that a member is
+// removed at most a quarter of the timeout late.
+func housekeepEvery(timeout time.Duration) time.Duration {
+	return max(min(time.Second, timeout/4), time.Millisecond)
+}
+
+// relay is the state of one channel's relay goroutine: its receive and
+// send batches, reused for every batch so that forwarding allocates
+// nothing of its own.
+type relay struct {
+	ch   *channel
+	in   []ipv4.Message
+	out  []ipv4.Message
+	bufs [][]byte // out[i].Buffers is bufs[i:i+1]
+	ack  []byte   // signed ACKs of this batch, PacketSize each
+	cnt  relayCounts
+}
+
+func (ch *channel) run() {
+	defer close(ch.done)
+	cfg := &ch.hub.cfg
+	r := &relay{ch: ch, in: make([]ipv4.Message, cfg.Batch)}
+	for i := range r.in {
+		r.in[i].Buffers = [][]byte{make([]byte, PacketSize+1)}
+	}
+	every := housekeepEvery(cfg.KeepaliveTimeout)
+	next := time.Now().Add(every)
+	_ = ch.conn.SetReadDeadline(next)
+	for {
+		n, err := ch.bc.ReadBatch(r.in, 0)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// A transient receive error (an ICMP error queued on the
+			// socket) is not a reason to stop relaying.
+			continue
+		}
+		now := time.Now()
+		if n > 0 {
+			r.batch(r.in[:n], now)
+		}
+		if !now.Before(next) {
+			r.housekeep(now)
+			next = now.Add(every)
+			_ = ch.conn.SetReadDeadline(next)
+		}
+	}
+}
+
+// batch handles one received batch: decode each datagram, check who sent
+// it, queue the forwards, then send them all with sendmmsg.
+func (r *relay) batch(in []ipv4.Message, now time.Time) {
+	cfg := &r.ch.hub.cfg
+	set := r.ch.members.Load()
+	nowNano := now.UnixNano()
+	r.out = r.out[:0]
+	r.bufs = r.bufs[:0]
+	r.ack = r.ack[:0]
+	r.cnt.received += uint64(len(in))
+	for i := range in {
+		m := &in[i]
+		if m.N != PacketSize {
+			r.cnt.dropped[dropSize]++
+			continue
+		}
+		b := m.Buffers[0][:PacketSize]
+		p, err := DecodePacket(b)
+		switch {
+		case errors.Is(err, ErrOp):
+			r.cnt.dropped[dropOp]++
+			continue
+		case errors.Is(err, ErrChecksum):
+			r.cnt.dropped[dropChecksum]++
+			continue
+		case err != nil:
+			r.cnt.dropped[dropSize]++
+			continue
+		}
+		if !ValidUID(p.UID) {
+			r.cnt.dropped[dropInvalid]++
+			continue
+		}
+		if p.System && p.Op != OpKeepalive {
+			// JOIN, LEAVE and ACK come from the server, signed; users
+			// may only send KEEPALIVE (§2.1).
+			r.cnt.dropped[dropSystem]++
+			continue
+		}
+		sender := set.byUID[p.UID]
+		if sender == nil {
+			r.cnt.dropped[dropUnknown]++
+			continue
+		}
+		ua, _ := m.Addr.(*net.UDPAddr)
+		if ua == nil {
+			r.cnt.dropped[dropSpoofed]++
+			continue
+		}
+		src := ua.AddrPort()
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		a := sender.addr.Load()
+		if a == nil {
+			// First packet since JOIN: this address is now the
+			// member's, and the only one its uid is accepted from.
+			a = &bound{ap: src, ua: net.UDPAddrFromAddrPort(src)}
+			sender.addr.Store(a)
+			r.cnt.bound++
+		} else if a.ap != src {
+			r.cnt.dropped[dropSpoofed]++
+			continue
+		}
+		sender.lastSeen.Store(nowNano)
+		if p.System {
+			if p.Ack != 0 {
+				r.queueAck(p, a.ua)
+			}
+			continue
+		}
+		for _, to := range set.list {
+			if to == sender && !cfg.Echo {
+				continue
+			}
+			if ta := to.addr.Load(); ta != nil {
+				r.queue(b, ta.ua)
+			}
+		}
+	}
+	r.flush()
+	cfg.Metrics.addRelay(&r.cnt)
+	r.cnt = relayCounts{}
+}
+
+func (r *relay) queue(b []byte, to *net.UDPAddr) {
+	r.bufs = append(r.bufs, b)
+	r.out = append(r.out, ipv4.Message{Addr: to})
+}
+
+// queueAck answers a KEEPALIVE that carries an ack id with a signed ACK.
+func (r *relay) queueAck(p Packet, to *net.UDPAddr) {
+	cfg := &r.ch.hub.cfg
+	if cap(r.ack)-len(r.ack) < PacketSize {
+		// Growing would move the ACKs already queued; send what is
+		// queued first.
+		r.flush()
+		r.ack = make([]byte, 0, max(4*PacketSize, 2*cap(r.ack)))
+	}
+	off := len(r.ack)
+	r.ack = r.ack[:off+PacketSize]
+	PutSigned(r.ack[off:], cfg.Key, OpAck, p.UID, p.Ack, r.ch.id, uint64(time.Now().UnixMilli()))
+	r.queue(r.ack[off:off+PacketSize], to)
+	r.cnt.acks++
+}
+
+// flush sends the queued datagrams. A send error skips that one datagram
+// (counted) and carries on with the rest.
+func (r *relay) flush() {
+	for i := range r.out {
+		r.out[i].Buffers = r.bufs[i : i+1 : i+1]
+	}
+	out := r.out
+	for len(out) > 0 {
+		n, err := r.ch.bc.WriteBatch(out, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.cnt.forwarded += uint64(n)
+			r.cnt.sendErrors++
+			out = out[n+1:]
+			continue
+		}
+		if n == 0 {
+			r.cnt.sendErrors += uint64(len(out))
+			break
+		}
+		r.cnt.forwarded += uint64(n)
+		out = out[n:]
+	}
+	r.out = r.out[:0]
+	r.bufs = r.bufs[:0]
+}
+
+// housekeep removes members silent for longer than the keepalive timeout.
+func (r *relay) housekeep(now time.Time) {
+	cutoff := now.Add(-r.ch.hub.cfg.KeepaliveTimeout).UnixNano()
+	var stale []*member
+	for _, m := range r.ch.members.Load().list {
+		if m.lastSeen.Load() < cutoff {
+			stale = append(stale, m)
+		}
+	}
+	if len(stale) > 0 {
+		r.ch.hub.expire(r.ch, stale)
+	}
+}
