@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # System packages the interop tests use: OpenSSH for the shell-access test,
 # Kannel (bearerbox, smsbox) as a downstream SMPP peer (docs/interop.md).
 # Later issues add osmo-hlr, sipp and chromium here.
-APT_PACKAGES=(openssh-server openssh-client kannel)
+APT_PACKAGES=(openssh-server openssh-client kannel chromium)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -39,6 +39,7 @@ var commands = []command{
 	{"submit", "submit an SM (body on stdin) to the running server", cmdSubmit},
 	{"accounts", "manage chat accounts (the account registry shared by CPT, UDP chat and voice)", cmdAccounts},
 	{"chat", "a CPT chat client (interactive, or --send / --sync for scripts)", cmdChat},
+	{"pager", "the restaurant pager's host tool: waitlist numbers, table-ready SMS and calls, stations", cmdPager},
 	{"shell", "restricted SMS access for one number (an OpenSSH ForceCommand)", cmdShell},
 	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing), cpt (chat fan-out), cpt-idle (idle connections)", cmdBench},
 	{"rh", "run a role handler against the core socket (imsi-lookup, gsm-mt)", cmdRH},

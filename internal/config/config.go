@@ -36,6 +36,7 @@ type Config struct {
 	Uplink   Uplink   `toml:"uplink"`
 	Chat     Chat     `toml:"chat"`
 	CPT      CPT      `toml:"cpt"`
+	Pager    Pager    `toml:"pager"`
 	Shutdown Shutdown `toml:"shutdown"`
 }
 
@@ -288,6 +289,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateChat(bad); err != nil {
+		return err
+	}
+	if err := c.validatePager(bad); err != nil {
 		return err
 	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {

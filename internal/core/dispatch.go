@@ -249,7 +249,9 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		st  Status
 		err error
 	)
-	if err = c.store.ReadRaw(s.index, &rec); err != nil {
+	if s.raw != nil {
+		rec = *s.raw
+	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
 		c.mu.Lock()
 		pq.inflight--

@@ -42,6 +42,7 @@ type Server struct {
 	sock     *coresock.Server
 	smpp     *smppService
 	chat     *chatService
+	pager    *pagerService
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -196,6 +197,13 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		chatFront.stop(sctx)
 	}()
 
+	pg, err := s.startPager()
+	if err != nil {
+		return err
+	}
+	s.pager = pg
+	defer pg.stop()
+
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", s.cfg.Admin.Listen, err)
@@ -206,6 +214,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Health:   s.health,
 		PProf:    s.cfg.Admin.PProf,
 		Logger:   s.log,
+		Handlers: s.pagerHandlers(),
 	})
 	s.up.Store(true)
 	smppAddrs := make([]string, len(svc.addrs))
@@ -217,7 +226,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		cptAddrs[i] = a.String()
 	}
 	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","),
-		"cpt", strings.Join(cptAddrs, ","), "data", dir, "pid", os.Getpid())
+		"cpt", strings.Join(cptAddrs, ","), "pager", addrString(s.PagerAddr()), "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}

@@ -65,6 +65,7 @@ func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
 	c.Admin.Listen = "127.0.0.1:0"
 	c.SMPP.Listen = "127.0.0.1:0"
 	c.CPT.Listen = "127.0.0.1:0"
+	c.Pager.Listen = "127.0.0.1:0"
 	c.Core.RetryMin.Duration = 50 * time.Millisecond
 	c.Core.RetryMax.Duration = 200 * time.Millisecond
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second

@@ -37,6 +37,7 @@ func startServer(t *testing.T, dir string) (addr, metrics string) {
 	c.Admin.PProf = true
 	c.SMPP.Listen = ""
 	c.CPT.Listen = "127.0.0.1:0"
+	c.Pager.Listen = "127.0.0.1:0"
 	c.CPT.Rate = 1e7
 	c.CPT.Burst = 1e6
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
