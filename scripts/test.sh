@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # System packages the interop tests use: OpenSSH for the shell-access test,
 # Kannel (bearerbox, smsbox) as a downstream SMPP peer (docs/interop.md),
 # SIPp (Debian's package sip-tester) as the far end of SIP calls
-# (docs/sipcall.md). Later issues add osmo-hlr and chromium here.
-APT_PACKAGES=(openssh-server openssh-client kannel sip-tester)
+# (docs/sipcall.md), Chromium for the pager's host-stand page
+# (docs/pager.md). Later issues add osmo-hlr here.
+APT_PACKAGES=(openssh-server openssh-client kannel sip-tester chromium)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do

@@ -117,7 +117,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 func TestServeProcessLifecycle(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n")
+	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n[pager]\nlisten = \"127.0.0.1:0\"\n")
 	data := filepath.Join(dir, "data")
 	cmd, addr, logs := startServe(t, "--config", cfg, "--data", data)
 
@@ -163,7 +163,7 @@ func TestServeBadConfig(t *testing.T) {
 
 func TestServeJSONLogLine(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n")
+	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n[pager]\nlisten = \"127.0.0.1:0\"\n")
 	cmd := exec.Command(binary(t), "serve", "--config", cfg, "--data", filepath.Join(dir, "d"), "--log-format", "json")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

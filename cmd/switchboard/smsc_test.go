@@ -59,7 +59,7 @@ func startSMSC(t *testing.T) *smscEnv { return startSMSCWith(t, "") }
 func startSMSCWith(t *testing.T, cpt string) *smscEnv {
 	dir := t.TempDir()
 	e := &smscEnv{t: t, dir: dir, data: filepath.Join(dir, "data")}
-	e.cfg = writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n"+cpt+"[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n[core]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\n")
+	e.cfg = writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"127.0.0.1:0\"\n[cpt]\nlisten = \"127.0.0.1:0\"\n"+cpt+"[udpchat]\nlisten = \"127.0.0.1:0\"\n[voice]\nlisten = \"127.0.0.1:0\"\n[pager]\nlisten = \"127.0.0.1:0\"\n[core]\nretry_min = \"50ms\"\nretry_max = \"200ms\"\n")
 	e.start()
 	return e
 }

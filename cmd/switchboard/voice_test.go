@@ -42,7 +42,7 @@ func mustVoice(t *testing.T, args ...string) string {
 func TestVoiceCommand(t *testing.T) {
 	t.Setenv("SWITCHBOARD_VOICE_UID", "")
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"\"\n[cpt]\nlisten = \"\"\n[udpchat]\nlisten = \"\"\n[voice]\nlisten = \"127.0.0.1:0\"\n")
+	cfg := writeFile(t, dir, "sb.toml", "[admin]\nlisten = \"127.0.0.1:0\"\n[smpp]\nlisten = \"\"\n[cpt]\nlisten = \"\"\n[udpchat]\nlisten = \"\"\n[voice]\nlisten = \"127.0.0.1:0\"\n[pager]\nlisten = \"\"\n")
 	data := filepath.Join(dir, "data")
 	cmd, admin, logs := startServe(t, "--config", cfg, "--data", data)
 	m := voiceAddrRe.FindStringSubmatch(logs.String())

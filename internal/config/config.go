@@ -38,6 +38,7 @@ type Config struct {
 	CPT      CPT      `toml:"cpt"`
 	UDPChat  UDPChat  `toml:"udpchat"`
 	Voice    Voice    `toml:"voice"`
+	Pager    Pager    `toml:"pager"`
 	Shutdown Shutdown `toml:"shutdown"`
 }
 
@@ -297,6 +298,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateVoice(bad); err != nil {
+		return err
+	}
+	if err := c.validatePager(bad); err != nil {
 		return err
 	}
 	if c.Shutdown.DrainTimeout.Duration <= 0 {

@@ -112,6 +112,10 @@ type sm struct {
 	// wmu serializes this SM's state writes to the store, so they land in
 	// the order their snapshots were taken. Lock order: wmu, then Core.mu.
 	wmu sync.Mutex
+	// eph is an ephemeral SM's record (ephemeral.go), which is never in
+	// the store; onDone gets its discharge.
+	eph    *[pms.RecordSize]byte
+	onDone func(pms.Disposition)
 }
 
 type dedupKey [2]uint64
@@ -169,6 +173,8 @@ type Core struct {
 	retries  smHeap
 	// nextDeadline is when the timer loop will next wake by itself.
 	nextDeadline time.Time
+	// ephemeralNext numbers the ephemeral SMs (ephemeral.go).
+	ephemeralNext uint64
 }
 
 type imsiEntry struct {
@@ -475,7 +481,7 @@ func (c *Core) insertAtLocked(s *sm, now time.Time) {
 	c.sms[s.index] = s
 	// A replacement is not a submission: an identical submit_sm later is
 	// a new SM, not a resend of it.
-	if !s.statusReport && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow {
+	if !s.statusReport && s.eph == nil && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow {
 		c.dedup[s.key] = s.index
 	}
 	c.aliasLocked(s)
@@ -1077,6 +1083,10 @@ func (c *Core) writeState(ctx context.Context, s *sm, mutate func(*pms.State) bo
 	// The kept record's trailer no longer says what the store's will.
 	c.dropRawLocked(s)
 	c.mu.Unlock()
+	if s.eph != nil {
+		// Ephemeral: its state lives in RAM only.
+		return nil
+	}
 	return c.store.UpdateClass(context.WithoutCancel(ctx), s.index, s.dstClass, st)
 }
 
@@ -1095,6 +1105,13 @@ func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason u
 		return reject(coresock.StatusStoreFailed, err.Error())
 	}
 	c.m.discharged.WithLabelValues(disp.String()).Inc()
+	if s.eph != nil {
+		// Ephemeral: no report (none was asked for), nothing stored.
+		if s.onDone != nil {
+			s.onDone(disp)
+		}
+		return nil
+	}
 	if reportDue(st) && !s.statusReport {
 		c.statusReport(ctx, s, st)
 	}

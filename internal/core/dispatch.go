@@ -249,7 +249,9 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		st  Status
 		err error
 	)
-	if kept := c.takeRaw(s); kept != nil {
+	if s.eph != nil {
+		rec = *s.eph
+	} else if kept := c.takeRaw(s); kept != nil {
 		rec = *kept
 	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
 		c.log.Error("cannot read an active SM", "index", s.index, "error", err)

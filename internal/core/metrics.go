@@ -24,6 +24,7 @@ type Metrics struct {
 	retaken       prometheus.Counter
 	imsiCacheHits prometheus.Counter
 	active        prometheus.Gauge
+	ephemeral     prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil:
@@ -50,10 +51,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_core_imsi_cache_hits_total", Help: "MSISDN-to-IMSI lookups answered from the cache."}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_core_active_sms", Help: "Active SMs held in the core's queues."}),
+		ephemeral: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_ephemeral_total", Help: "Ephemeral (RAM-only) SMs accepted."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.submits, m.accepted, m.rejected, m.duplicates, m.discharged,
-			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active)
+			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active, m.ephemeral)
 	}
 	return m
 }

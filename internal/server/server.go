@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,7 @@ type Server struct {
 	smpp     *smppService
 	chat     *chatService
 	voice    *voiceService
+	pager    *pagerService
 	admin    *web.Admin
 	up       atomic.Bool
 	stopping atomic.Bool
@@ -207,6 +209,12 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		defer cancel()
 		voiceSvc.stop(sctx)
 	}()
+	pg, err := s.startPager()
+	if err != nil {
+		return err
+	}
+	s.pager = pg
+	defer pg.stop()
 
 	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
 	if err != nil {
@@ -218,7 +226,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Health:   s.health,
 		PProf:    s.cfg.Admin.PProf,
 		Logger:   s.log,
-		Handlers: voiceSvc.handlers(),
+		Handlers: mergeHandlers(voiceSvc.handlers(), s.pagerHandlers()),
 	})
 	s.up.Store(true)
 	smppAddrs := make([]string, len(svc.addrs))
@@ -234,7 +242,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		udpAddr = chatFront.udpAddr.String()
 	}
 	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","),
-		"cpt", strings.Join(cptAddrs, ","), "udpchat", udpAddr, "data", dir, "pid", os.Getpid())
+		"cpt", strings.Join(cptAddrs, ","), "udpchat", udpAddr, "pager", addrString(s.PagerAddr()), "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}
@@ -249,6 +257,17 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// mergeHandlers joins the admin endpoints of several services.
+func mergeHandlers(maps ...map[string]http.Handler) map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // health is the /healthz verdict: the store must accept writes and every

@@ -31,6 +31,7 @@ func testConfig(t *testing.T) *config.Config {
 	c.SMPP.Listen = "127.0.0.1:0"
 	c.CPT.Listen = "127.0.0.1:0"
 	c.UDPChat.Listen = "127.0.0.1:0"
+	c.Pager.Listen = "127.0.0.1:0"
 	c.Shutdown.DrainTimeout.Duration = 2 * time.Second
 	return c
 }

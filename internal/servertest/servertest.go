@@ -31,6 +31,7 @@ func Config(t testing.TB) *config.Config {
 	c.CPT.Listen = "127.0.0.1:0"
 	c.UDPChat.Listen = "127.0.0.1:0"
 	c.Voice.Listen = "127.0.0.1:0"
+	c.Pager.Listen = "127.0.0.1:0"
 	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
 	return c
 }

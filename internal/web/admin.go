@@ -62,8 +62,12 @@ func Start(cfg Config) *Admin {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	// Requests see a context that Shutdown cancels, so that long-lived
+	// ones (server-sent events) end instead of holding Shutdown up.
+	base, cancel := context.WithCancel(context.Background())
 	a := &Admin{
 		srv: &http.Server{
+			BaseContext:       func(net.Listener) context.Context { return base },
 			Handler:           mux,
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       60 * time.Second,
@@ -72,6 +76,7 @@ func Start(cfg Config) *Admin {
 		ln:   cfg.Listener,
 		done: make(chan error, 1),
 	}
+	a.srv.RegisterOnShutdown(cancel)
 	go func() {
 		err := a.srv.Serve(cfg.Listener)
 		if errors.Is(err, http.ErrServerClosed) {
