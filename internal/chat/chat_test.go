@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -163,5 +164,45 @@ func TestHistoryCacheBounds(t *testing.T) {
 	got := h.cached([]entry{{id: 1}, {id: 400}, {id: 500}})
 	if got[0] != nil || got[1] == nil || got[1].ID != 400 || got[2] == nil {
 		t.Fatalf("cached lookups %v", got)
+	}
+}
+
+// A push enqueued after the fan-out stopped is not delivered, but its
+// done still runs: a sender's ACK and a resend's answer wait on it, and
+// Close waits for those.
+func TestFanoutAfterStopStillCallsDone(t *testing.T) {
+	var f fanout
+	f.init()
+	f.svc = New(Config{}, nil, nil)
+	stop := make(chan struct{})
+	close(stop)
+	f.run(stop) // returns at once: nothing queued, stopped
+	called := false
+	f.enqueue(push{m: &Message{}, done: func() { called = true }})
+	if !called {
+		t.Fatal("done not called for a push after the stop")
+	}
+}
+
+// The cache is bounded in text bytes too, so that long texts cannot turn
+// the bound on messages into gigabytes.
+func TestHistoryCacheByteBound(t *testing.T) {
+	var h history
+	h.init()
+	h.cacheMax = 100 // 100 × 256 bytes of text
+	long := make([]byte, 4096)
+	for id := uint64(1); id <= 50; id++ {
+		g := fmt.Sprint("g", id%10)
+		h.addChat(g, true, id, int64(id), &Message{ID: id, Target: g, Group: true, Text: long})
+	}
+	if h.cacheText > 100*avgCachedText {
+		t.Fatalf("cache holds %d bytes of text, bound %d", h.cacheText, 100*avgCachedText)
+	}
+	n := 0
+	for _, m := range h.cache {
+		n += len(m.Text)
+	}
+	if n != h.cacheText {
+		t.Fatalf("cacheText %d, the cache holds %d", h.cacheText, n)
 	}
 }

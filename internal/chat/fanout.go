@@ -48,8 +48,12 @@ type push struct {
 // completion goroutine (which makes them known) never waits on a group
 // of a thousand members.
 type fanout struct {
-	mu     sync.Mutex
-	q      []push
+	mu sync.Mutex
+	q  []push
+	// stopped is set once run has taken its last batch: a push enqueued
+	// later is not delivered (the service is closing), but its done is
+	// still called, since a sender's ACK or a resend's answer waits on it.
+	stopped bool
 	signal chan struct{}
 	svc    *Service
 	// dirty are the endpoints to flush after the batch; owned by run.
@@ -60,6 +64,13 @@ func (f *fanout) init() { f.signal = make(chan struct{}, 1) }
 
 func (f *fanout) enqueue(p push) {
 	f.mu.Lock()
+	if f.stopped {
+		f.mu.Unlock()
+		if p.done != nil {
+			p.done()
+		}
+		return
+	}
 	f.q = append(f.q, p)
 	n := len(f.q)
 	f.mu.Unlock()
@@ -85,6 +96,7 @@ func (f *fanout) run(stop <-chan struct{}) {
 				// Deliver what was stored before the stop.
 				f.mu.Lock()
 				batch, f.q = f.q, nil
+				f.stopped = true
 				f.mu.Unlock()
 				for i := 0; i < len(batch); i += maxChunk {
 					f.deliver(batch[i:min(i+maxChunk, len(batch))])

@@ -75,7 +75,15 @@ type history struct {
 	// file is in the page cache. At most cacheMax; 0 turns it off.
 	cache    map[uint64]*Message
 	cacheMax int
+	// cacheText is the text the cache holds, in bytes; it may reach
+	// cacheMax × avgCachedText, so that long texts cannot make the bound
+	// on messages a bound of gigabytes.
+	cacheText int
 }
+
+// avgCachedText is the text per cached message the cache's byte bound
+// allows on average.
+const avgCachedText = 256
 
 func (h *history) init() {
 	h.groups = map[string]*timeline{}
@@ -151,14 +159,26 @@ func (h *history) cacheLocked(t *timeline, m *Message) {
 	}
 	t.tail = slices.Insert(t.tail, i, m)
 	h.cache[m.ID] = m
+	h.cacheText += len(m.Text)
 	if len(t.tail) > tailLen {
-		delete(h.cache, t.tail[0].ID)
+		h.uncacheLocked(t.tail[0])
 		t.tail[0] = nil
 		t.tail = append(t.tail[:0], t.tail[1:]...)
 	}
-	if len(h.cache) > h.cacheMax {
+	if h.overLocked(1) {
 		h.evictLocked()
 	}
+}
+
+func (h *history) uncacheLocked(m *Message) {
+	delete(h.cache, m.ID)
+	h.cacheText -= len(m.Text)
+}
+
+// overLocked reports whether the cache exceeds frac of its bounds.
+func (h *history) overLocked(frac float64) bool {
+	return float64(len(h.cache)) > frac*float64(h.cacheMax) ||
+		float64(h.cacheText) > frac*float64(h.cacheMax*avgCachedText)
 }
 
 // evictLocked drops whole tails, least recently used first, until the
@@ -175,11 +195,11 @@ func (h *history) evictLocked() {
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].used.Load() < ts[j].used.Load() })
 	for _, t := range ts {
-		if len(h.cache) <= h.cacheMax*9/10 {
+		if !h.overLocked(0.9) {
 			return
 		}
 		for _, m := range t.tail {
-			delete(h.cache, m.ID)
+			h.uncacheLocked(m)
 		}
 		t.tail = nil
 	}

@@ -75,6 +75,15 @@ func (ss *Session) Logout() {
 // besides logging out.
 func (ss *Session) Join(group string) {
 	s := ss.svc
+	// Most calls find the session following already (every post to a
+	// group joins it): a read lock answers those without stalling the
+	// fan-out.
+	s.mu.RLock()
+	_, in := ss.groups[group]
+	s.mu.RUnlock()
+	if in {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ss.groups == nil {
@@ -204,7 +213,10 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 				return
 			}
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
-			s.hist.addChat(target, group, id, entry.UnixNano(), m)
+			// The cache gets its own copy: the pushed one collects each
+			// front-end's encoding, which the cache must not keep.
+			s.hist.addChat(target, group, id, entry.UnixNano(),
+				&Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text})
 			s.m.posted.Inc()
 			// A resend waiting on the original is answered only once the
 			// original has been pushed, like the original's sender: an

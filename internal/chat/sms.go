@@ -73,7 +73,9 @@ func (s *Service) completeSMS(p *pendingSMS, push bool) {
 	if push {
 		m = &Message{ID: ids[0], Time: time.Unix(0, p.ns), Sender: p.sender, Text: []byte(text.String())}
 	}
-	s.hist.addSMS(p.number, ids, p.ns, smsCopy(m))
+	// Not cached: the store's answer dates a concatenated SMS by its
+	// first part, the buffer by the part that arrived first.
+	s.hist.addSMS(p.number, ids, p.ns, nil)
 	if push {
 		s.pushSMS(p.number, m)
 	}
