@@ -44,7 +44,7 @@ func cmdUDPChat(ctx context.Context, env *Env, args []string) error {
 	var o udpchatOptions
 	fs.StringVar(&o.server, "server", defaultUDPChatServer, "CHAT UDP server `HOST:PORT`")
 	fs.BoolVar(&o.script, "script", false, "fixed output for programs (see -h)")
-	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "interactive: ask for the server info this often, so that the session does not expire")
+	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "ask for the server info this often while running, so that the session does not expire")
 	fs.Usage = func() { fmt.Fprint(env.Stderr, udpchatUsage); fs.PrintDefaults() }
 	// Flags come before NAME; everything after it belongs to the command.
 	if err := parseFlags(fs, args); err != nil {
@@ -70,6 +70,22 @@ func cmdUDPChat(ctx context.Context, env *Env, args []string) error {
 		_ = c.Logout(lctx)
 	}()
 	p := &udpchatPrinter{out: &lockedWriter{w: env.Stdout}, script: o.script}
+	// The keepalive runs beside whatever the command does: a session that
+	// only listens would otherwise expire.
+	kctx, stopKeepalive := context.WithCancel(ctx)
+	defer stopKeepalive()
+	go func() {
+		t := time.NewTicker(o.keepalive)
+		defer t.Stop()
+		for {
+			select {
+			case <-kctx.Done():
+				return
+			case <-t.C:
+				_, _ = c.Info(kctx)
+			}
+		}
+	}()
 	if len(pos) == 0 {
 		return udpchatInteractive(ctx, env, c, p, o)
 	}
@@ -144,20 +160,6 @@ func udpchatInteractive(ctx context.Context, env *Env, c *udpchat.Client, p *udp
 	go func() {
 		for pkt := range c.Events() {
 			p.event(pkt)
-		}
-	}()
-	// The keepalive runs beside the command loop: a session that only
-	// listens would otherwise expire.
-	go func() {
-		t := time.NewTicker(o.keepalive)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_, _ = c.Info(ctx)
-			}
 		}
 	}()
 	var failed error

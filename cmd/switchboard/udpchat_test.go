@@ -50,7 +50,9 @@ func TestUDPChatCommand(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatal("bob never came online")
 		}
-		time.Sleep(20 * time.Millisecond) // poll: the listener runs on its own
+		// Poll: the listener runs on its own. Slowly, since each probe
+		// is a registration from 127.0.0.1, which has a budget.
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	var out syncBuffer
@@ -90,7 +92,7 @@ func TestUDPChatCommand(t *testing.T) {
 		if strings.Contains(out.String(), " dan") {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 	if code, stderr := runUDPChat(t, ctx, "", &syncBuffer{}, "--server", addr, "dan", "info"); code != 1 || !strings.Contains(stderr, "username is already present") {
 		t.Fatalf("taken name: exit %d, stderr %q", code, stderr)

@@ -40,6 +40,9 @@ var (
 	// which no user may take, so that a group message can never become a
 	// direct message to someone who logged in under its name.
 	ErrNameReserved = errors.New("chat: the name is a public group's")
+	// ErrLoggedOut: the session has logged out (or its front-end ended
+	// it) before the message was posted.
+	ErrLoggedOut = errors.New("chat: session logged out")
 	// ErrClosed: the service is shutting down.
 	ErrClosed = errors.New("chat: shutting down")
 )

@@ -70,6 +70,14 @@ func (ss *Session) Logout() {
 	s.m.online.Dec()
 }
 
+// loggedOut reports whether the session has ended: its name may belong
+// to someone else by now, so it must not post under it.
+func (ss *Session) loggedOut() bool {
+	ss.svc.mu.RLock()
+	defer ss.svc.mu.RUnlock()
+	return ss.groups == nil
+}
+
 // Join makes the session follow group: new messages to it are pushed.
 // Sending to a group or SYNCing it joins it; there is no explicit leave
 // besides logging out.
@@ -158,6 +166,10 @@ func IsPhone(name string) bool {
 // original's id.
 func (ss *Session) Post(ctx context.Context, target string, text []byte, done func(id uint64, err error)) {
 	s := ss.svc
+	if ss.loggedOut() {
+		done(0, ErrLoggedOut)
+		return
+	}
 	switch s.Classify(target) {
 	case TargetPhone:
 		text = append([]byte(nil), text...)
@@ -177,6 +189,10 @@ func (ss *Session) Post(ctx context.Context, target string, text []byte, done fu
 // classify as. A front-end whose packet names its group itself (UDP
 // chat's broadcast) uses it.
 func (ss *Session) PostGroup(ctx context.Context, group string, text []byte, done func(id uint64, err error)) {
+	if ss.loggedOut() {
+		done(0, ErrLoggedOut)
+		return
+	}
 	ss.Join(group)
 	ss.post(ctx, group, true, text, done)
 }

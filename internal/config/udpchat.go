@@ -1,6 +1,25 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// phoneShaped is chat.IsPhone's rule: "+" and 1 to 15 digits, or 4 to 15
+// digits.
+func phoneShaped(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	if d == "" || len(d) > 15 || (d == s && len(d) < 4) {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // UDPChat configures the CHAT UDP server (docs/udpchat.md).
 type UDPChat struct {
@@ -10,6 +29,8 @@ type UDPChat struct {
 	IdleTimeout  Duration `toml:"idle_timeout"`
 	ListInterval Duration `toml:"list_interval"`
 	MaxClients   int      `toml:"max_clients"`
+	MaxPerIP     int      `toml:"max_per_ip"`
+	ListEvery    Duration `toml:"list_every"`
 	Rate         float64  `toml:"rate"`
 	Burst        int      `toml:"burst"`
 	ErrorRate    float64  `toml:"error_rate"`
@@ -26,13 +47,19 @@ func (c *Config) validateUDPChat(bad func(key, format string, args ...any) error
 			return bad("udpchat.listen", "%v", err)
 		}
 	}
-	if u.Lobby == "" || len(u.Lobby) > 32 {
-		return bad("udpchat.lobby", "must be 1 to 32 bytes")
+	// The lobby is a chat name like any other (chat.CheckName's rule,
+	// repeated here because config imports no service), not "system"
+	// and not phone-shaped: a phone-shaped target is an SMS.
+	if u.Lobby == "" || len(u.Lobby) > 32 || !utf8.ValidString(u.Lobby) {
+		return bad("udpchat.lobby", "must be 1 to 32 bytes of UTF-8")
 	}
 	for _, r := range u.Lobby {
 		if r <= ' ' || r == 0x7f {
 			return bad("udpchat.lobby", "may not contain spaces or control characters")
 		}
+	}
+	if strings.EqualFold(u.Lobby, "system") || phoneShaped(u.Lobby) {
+		return bad("udpchat.lobby", "%q is reserved or has a phone number's form", u.Lobby)
 	}
 	// The smallest datagram must hold a full-length name and some text;
 	// the largest is what UDP over IPv4 carries.
@@ -51,6 +78,12 @@ func (c *Config) validateUDPChat(bad func(key, format string, args ...any) error
 	}
 	if u.MaxClients < 1 {
 		return bad("udpchat.max_clients", "must be positive")
+	}
+	if u.MaxPerIP < 1 {
+		return bad("udpchat.max_per_ip", "must be positive")
+	}
+	if u.ListEvery.Duration <= 0 {
+		return bad("udpchat.list_every", "must be positive")
 	}
 	if u.Rate <= 0 || u.ErrorRate <= 0 {
 		return bad("udpchat.rate", "rate and error_rate must be positive")

@@ -33,6 +33,8 @@ func (s *Server) startUDPChat(cs *chatService) error {
 		IdleTimeout:    u.IdleTimeout.Duration,
 		ListInterval:   listInterval(u.ListInterval.Duration),
 		MaxClients:     u.MaxClients,
+		MaxPerIP:       u.MaxPerIP,
+		ListEvery:      u.ListEvery.Duration,
 		Rate:           u.Rate,
 		Burst:          u.Burst,
 		ErrorRate:      u.ErrorRate,

@@ -154,6 +154,11 @@ func (c *Client) read() {
 func (c *Client) request(ctx context.Context, pkt []byte, want func(Packet) bool) (Packet, error) {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
+	return c.requestLocked(ctx, pkt, want)
+}
+
+// requestLocked is request with reqMu held.
+func (c *Client) requestLocked(ctx context.Context, pkt []byte, want func(Packet) bool) (Packet, error) {
 	c.mu.Lock()
 	c.want = want
 	c.mu.Unlock()
@@ -227,17 +232,32 @@ func (c *Client) Info(ctx context.Context) (string, error) {
 	return string(p.Data), nil
 }
 
-// List asks for the user list, gathering the 43 packets it comes in.
+// List asks for the user list, gathering the 43 packets it comes in
+// until ListQuiet passes without one (at most ten times that in all: a
+// periodic list arriving meanwhile looks the same). Names are reported
+// once each.
 func (c *Client) List(ctx context.Context) ([]string, error) {
+	c.reqMu.Lock()
+	defer c.reqMu.Unlock()
 	isList := func(p Packet) bool { return p.Op == OpListReply }
-	p, err := c.request(ctx, AppendPacket(nil, OpList), isList)
+	p, err := c.requestLocked(ctx, AppendPacket(nil, OpList), isList)
 	if err != nil {
 		return nil, err
 	}
 	if p.Op != OpListReply {
 		return nil, okOrError(p, nil)
 	}
-	names := SplitList(p.Data)
+	seen := map[string]bool{}
+	var names []string
+	add := func(data []byte) {
+		for _, n := range SplitList(data) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	add(p.Data)
 	c.mu.Lock()
 	c.want = isList
 	c.mu.Unlock()
@@ -246,16 +266,20 @@ func (c *Client) List(ctx context.Context) ([]string, error) {
 		c.want = nil
 		c.mu.Unlock()
 	}()
-	t := time.NewTimer(c.cfg.ListQuiet)
-	defer t.Stop()
+	quiet := time.NewTimer(c.cfg.ListQuiet)
+	defer quiet.Stop()
+	end := time.NewTimer(10 * c.cfg.ListQuiet)
+	defer end.Stop()
 	for {
 		select {
 		case p := <-c.answers:
 			if p.Op == OpListReply {
-				names = append(names, SplitList(p.Data)...)
-				t.Reset(c.cfg.ListQuiet)
+				add(p.Data)
+				quiet.Reset(c.cfg.ListQuiet)
 			}
-		case <-t.C:
+		case <-quiet.C:
+			return names, nil
+		case <-end.C:
 			return names, nil
 		case <-ctx.Done():
 			return names, ctx.Err()

@@ -51,6 +51,14 @@ func (o *outbox) push(ua *net.UDPAddr, b []byte) bool {
 	return true
 }
 
+// roomFor reports whether n more datagrams leave the queue at most half
+// full.
+func (o *outbox) roomFor(n int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.q)+n <= o.limit/2
+}
+
 // signal wakes the sender.
 func (o *outbox) signal() {
 	select {

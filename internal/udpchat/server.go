@@ -26,6 +26,7 @@ const (
 	ErrTextNotRegistered = "not registered"
 	ErrTextAddrInUse     = "address is registered under another name"
 	ErrTextServerFull    = "server is full"
+	ErrTextTooManyFromIP = "too many users from this address"
 	ErrTextMessage       = "message is invalid"
 	ErrTextTooLong       = "message is too long"
 	ErrTextNoNumber      = "no phone number to send SMS from"
@@ -54,8 +55,15 @@ type ServerConfig struct {
 	// list unasked (the spec's "at regular intervals"); 0 takes the
 	// default, negative turns it off.
 	ListInterval time.Duration
-	// MaxClients bounds the sessions.
+	// MaxClients bounds the sessions; MaxPerIP the sessions of one source
+	// IP (a spoofed registration subscribes its victim to the lobby, so
+	// the sessions one address can be given must be few).
 	MaxClients int
+	MaxPerIP   int
+	// ListEvery is the least time between two list replies to one
+	// session: a 3-byte request answered with the whole list is the
+	// protocol's largest amplification.
+	ListEvery time.Duration
 	// Rate and Burst are each registered client's token bucket, in
 	// packets per second.
 	Rate  float64
@@ -101,6 +109,12 @@ func (c *ServerConfig) setDefaults() {
 	if c.MaxClients <= 0 {
 		c.MaxClients = 10000
 	}
+	if c.MaxPerIP <= 0 {
+		c.MaxPerIP = 16
+	}
+	if c.ListEvery <= 0 {
+		c.ListEvery = 5 * time.Second
+	}
 	if c.Rate <= 0 {
 		c.Rate = 200
 	}
@@ -140,8 +154,8 @@ func (c *ServerConfig) setDefaults() {
 // one socket.
 //
 // Goroutines: the reader (Serve), which owns the request handling and is
-// the only one to add sessions; the sender, which owns the socket's
-// writes; the ticker, which expires idle sessions and sends the periodic
+// the only one to add sessions; the senders, one per send queue, which
+// own the socket's writes; the ticker, which expires idle sessions and sends the periodic
 // lists. Lock order: Server.mu, then client.mu; the outbox lock is a
 // leaf.
 type Server struct {
@@ -157,10 +171,12 @@ type Server struct {
 
 	mu        sync.Mutex
 	clients   map[netip.AddrPort]*client
+	perIP     map[netip.Addr]int     // sessions per source IP
 	sources   map[netip.Addr]*bucket // unregistered sources' answer budgets
 	strangers bucket                 // all unregistered sources' budget
 	pc        *ipv4.PacketConn
 	conn      *net.UDPConn
+	writers   []*net.UDPConn // the senders' duplicate descriptors
 	closing   bool
 	wg        sync.WaitGroup // sender and ticker
 	posts     sync.WaitGroup // messages in the store's hands
@@ -177,6 +193,7 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 		m:       cfg.Metrics,
 		clients: map[netip.AddrPort]*client{},
 		sources: map[netip.Addr]*bucket{},
+		perIP:   map[netip.Addr]int{},
 		done:    make(chan struct{}),
 		served:  make(chan struct{}),
 	}
@@ -210,13 +227,27 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	s.conn = conn
 	s.pc = ipv4.NewPacketConn(conn)
 	s.mu.Unlock()
+	// Each sender after the first writes through a descriptor of its own
+	// for the same socket (a dup): Go serializes the system calls of one
+	// descriptor, and the senders exist to send in parallel.
+	var writers []*net.UDPConn
 	s.wg.Add(1 + len(s.outs))
 	for i := range s.outs {
+		pc := s.pc
+		if i > 0 {
+			if w, err := dupConn(conn); err == nil {
+				writers = append(writers, w)
+				pc = ipv4.NewPacketConn(w)
+			}
+		}
 		go func() {
 			defer s.wg.Done()
-			s.outs[i].run(s.pc)
+			s.outs[i].run(pc)
 		}()
 	}
+	s.mu.Lock()
+	s.writers = writers
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		s.tick()
@@ -271,17 +302,40 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	for addr, c := range s.clients {
+	for _, c := range s.clients {
 		c.sess.Logout()
-		delete(s.clients, addr)
-		s.m.clients.Dec()
+		s.forgetLocked(c)
 	}
 	s.mu.Unlock()
 	for i := range s.outs {
 		s.outs[i].close()
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	for _, w := range s.writers {
+		w.Close()
+	}
+	s.mu.Unlock()
 	conn.Close()
+}
+
+// dupConn opens a second descriptor for conn's socket.
+func dupConn(conn *net.UDPConn) (*net.UDPConn, error) {
+	f, err := conn.File()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := pc.(*net.UDPConn)
+	if !ok {
+		pc.Close()
+		return nil, errors.New("udpchat: not a UDP socket")
+	}
+	return u, nil
 }
 
 // socketBuffer is the socket buffer size asked for.
@@ -386,6 +440,11 @@ func (s *Server) handle(ap netip.AddrPort, ua *net.UDPAddr, b []byte, now time.T
 	case OpInfo:
 		s.reply(c.ua, s.info(now))
 	case OpList:
+		if now.Sub(c.lastList) < s.cfg.ListEvery {
+			s.m.bad("list_rate_limited")
+			return
+		}
+		c.lastList = now
 		for _, pkt := range AppendLists(nil, s.chat.Online(), s.cfg.MaxDatagram) {
 			s.reply(c.ua, pkt)
 		}
@@ -450,10 +509,16 @@ func (s *Server) answerOnce(c *client, ap netip.AddrPort, ua *net.UDPAddr, now t
 }
 
 func (s *Server) register(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time.Time) {
+	// Every registration attempt comes out of the source's budget,
+	// answered or not: a session is what a spoofer wants most.
+	if !s.sourceAllows(ap.Addr(), now) {
+		s.m.bad("source_rate_limited")
+		return
+	}
 	reason, text := s.claim(ap, ua, name, now)
 	if reason != "" {
 		s.m.refused(reason)
-		s.refuse(ap, ua, now, text)
+		s.reply(ua, AppendError(nil, text))
 		return
 	}
 	s.m.registrations.Inc()
@@ -479,6 +544,8 @@ func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time
 		return "shutting_down", ErrTextShutdown
 	case len(s.clients) >= s.cfg.MaxClients:
 		return "server_full", ErrTextServerFull
+	case s.perIP[ap.Addr()] >= s.cfg.MaxPerIP:
+		return "too_many_from_ip", ErrTextTooManyFromIP
 	}
 	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n, tokens: float64(s.cfg.Burst), last: now}
 	c.lastHeard.Store(now.UnixNano())
@@ -494,16 +561,27 @@ func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time
 	c.sess = sess
 	sess.Join(s.cfg.Lobby)
 	s.clients[ap] = c
+	s.perIP[ap.Addr()]++
 	s.m.clients.Inc()
 	return "", ""
+}
+
+// forgetLocked takes c out of the session tables; s.mu held.
+func (s *Server) forgetLocked(c *client) {
+	delete(s.clients, c.addr)
+	if n := s.perIP[c.addr.Addr()]; n <= 1 {
+		delete(s.perIP, c.addr.Addr())
+	} else {
+		s.perIP[c.addr.Addr()] = n - 1
+	}
+	s.m.clients.Dec()
 }
 
 // logout ends c's session (a logout packet, expiry or shutdown).
 func (s *Server) logout(c *client) {
 	s.mu.Lock()
 	if s.clients[c.addr] == c {
-		delete(s.clients, c.addr)
-		s.m.clients.Dec()
+		s.forgetLocked(c)
 	}
 	s.mu.Unlock()
 	c.sess.Logout()
@@ -597,6 +675,8 @@ func postError(err error) string {
 		return ErrTextTooLong
 	case errors.Is(err, chat.ErrClosed):
 		return ErrTextShutdown
+	case errors.Is(err, chat.ErrLoggedOut):
+		return ErrTextNotRegistered
 	}
 	return ErrTextRefused
 }
@@ -687,11 +767,21 @@ func (s *Server) sweep(now time.Time) {
 func (s *Server) sendLists() {
 	pkts := AppendLists(nil, s.chat.Online(), s.cfg.MaxDatagram)
 	s.mu.Lock()
+	cs := make([]*client, 0, len(s.clients))
 	for _, c := range s.clients {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		// The periodic list must not crowd out answers and messages: a
+		// queue more than half full skips this round's.
+		if !c.out.roomFor(len(pkts)) {
+			s.m.bad("list_skipped")
+			continue
+		}
 		for _, p := range pkts {
 			c.out.push(c.ua, p)
 		}
 	}
-	s.mu.Unlock()
 	s.signalAll()
 }

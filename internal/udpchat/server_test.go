@@ -33,7 +33,12 @@ type world struct {
 	cptAddr string
 }
 
-func testConfig(t *testing.T) *config.Config { return servertest.Config(t) }
+func testConfig(t *testing.T) *config.Config {
+	c := servertest.Config(t)
+	// Tests ask for lists often; TestListRate tests the limit.
+	c.UDPChat.ListEvery.Duration = time.Millisecond
+	return c
+}
 
 func startWorld(t *testing.T, c *config.Config) *world {
 	t.Helper()
@@ -297,10 +302,14 @@ type rawConn struct {
 	c *net.UDPConn
 }
 
-func (w *world) raw(t *testing.T) *rawConn {
+func (w *world) raw(t *testing.T) *rawConn { return w.rawFrom(t, nil) }
+
+// rawFrom is raw from a given local address: the loopback /8 gives
+// tests as many source IPs as they need.
+func (w *world) rawFrom(t *testing.T, laddr *net.UDPAddr) *rawConn {
 	t.Helper()
 	ra, _ := net.ResolveUDPAddr("udp", w.udpAddr)
-	c, err := net.DialUDP("udp", nil, ra)
+	c, err := net.DialUDP("udp", laddr, ra)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +373,10 @@ func TestBadInput(t *testing.T) {
 	r.expect(errPkt(udpchat.ErrTextMessage)) // split at the first NUL: the text holds the second
 
 	// An unregistered source gets at most one short Error per request
-	// and no more than its budget (error_burst 3) in all.
-	u := w.raw(t)
+	// and no more than its budget (error_burst 3) in all. It is another
+	// IP than the registered client's, whose registration took from
+	// 127.0.0.1's budget.
+	u := w.rawFrom(t, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
 	for i := 0; i < 10; i++ {
 		u.send([]byte{0x14, 0x00})
 	}
@@ -553,7 +564,9 @@ func TestLoss(t *testing.T) {
 
 func TestIdleExpiryAndPeriodicList(t *testing.T) {
 	c := testConfig(t)
-	c.UDPChat.IdleTimeout.Duration = 500 * time.Millisecond
+	// bob speaks at least every 1.1 s (a List gathers for up to 1 s);
+	// amy never does.
+	c.UDPChat.IdleTimeout.Duration = 2 * time.Second
 	c.UDPChat.ListInterval.Duration = 100 * time.Millisecond
 	w := startWorld(t, c)
 	amy := w.register(t, "amy")
@@ -622,5 +635,66 @@ func TestRateLimitRegistered(t *testing.T) {
 	// Others are unaffected.
 	if _, err := w.register(t, "slow").Info(ctx(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One source IP may hold max_per_ip sessions, and registrations come out
+// of its answer budget, answered or not.
+func TestPerIPLimits(t *testing.T) {
+	c := testConfig(t)
+	c.UDPChat.MaxPerIP = 2
+	c.UDPChat.ErrorBurst = 4
+	c.UDPChat.ErrorRate = 0.001
+	w := startWorld(t, c)
+	from := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3)}
+	regs := []struct{ name, want string }{
+		{"one", ""}, {"two", ""}, {"three", udpchat.ErrTextTooManyFromIP}, {"four", "-"},
+	}
+	for _, r := range regs {
+		rc := w.rawFrom(t, from)
+		rc.send(udpchat.AppendPacket(nil, udpchat.OpRegister, []byte(r.name)))
+		got := rc.read(300 * time.Millisecond)
+		switch r.want {
+		case "":
+			if string(got) != string(udpchat.AppendOK(nil)) {
+				t.Fatalf("register %s: %q", r.name, got)
+			}
+		case "-": // the budget of 4 is spent: no answer at all
+			if got != nil {
+				t.Fatalf("register %s over the source's budget answered %q", r.name, got)
+			}
+		default:
+			if string(got) != string(udpchat.AppendError(nil, r.want)) {
+				t.Fatalf("register %s: %q, want Error %q", r.name, got, r.want)
+			}
+		}
+		if r.name == "three" {
+			// Spend the last token.
+			rc.send(udpchat.AppendPacket(nil, udpchat.OpRegister, []byte("three")))
+			rc.read(300 * time.Millisecond)
+		}
+	}
+	// Other addresses are unaffected.
+	w.register(t, "elsewhere")
+}
+
+// A session gets a list reply at most once per list_every.
+func TestListRate(t *testing.T) {
+	c := testConfig(t)
+	c.UDPChat.ListEvery.Duration = time.Hour
+	w := startWorld(t, c)
+	r := w.raw(t)
+	r.send(udpchat.AppendPacket(nil, udpchat.OpRegister, []byte("lister")))
+	r.expect(udpchat.AppendOK(nil))
+	r.send(udpchat.AppendPacket(nil, udpchat.OpList))
+	if got := r.read(5 * time.Second); got == nil || got[0] != udpchat.OpListReply {
+		t.Fatalf("first list: %q", got)
+	}
+	r.send(udpchat.AppendPacket(nil, udpchat.OpList))
+	if got := r.read(300 * time.Millisecond); got != nil {
+		t.Fatalf("second list within list_every answered: %q", got)
+	}
+	if !strings.Contains(scrape(t, w), `switchboard_udpchat_bad_input_total{reason="list_rate_limited"} 1`) {
+		t.Fatal("the refused list is not counted")
 	}
 }

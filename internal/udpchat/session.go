@@ -23,9 +23,11 @@ type client struct {
 
 	lastHeard atomic.Int64 // UnixNano of the last datagram
 
-	// The rate budget; owned by the reader goroutine.
-	tokens float64
-	last   time.Time
+	// The rate budget and the last list reply; owned by the reader
+	// goroutine.
+	tokens   float64
+	last     time.Time
+	lastList time.Time
 
 	// recent packets, for telling network duplicates from new messages.
 	mu     sync.Mutex
@@ -67,8 +69,17 @@ func (c *client) dup(op byte, data []byte, now time.Time, window time.Duration) 
 	h := maphash.Bytes(dupSeed, data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, r := range c.recent {
-		if r != nil && r.op == op && r.hash == h && now.Sub(r.at) < window {
+	for i, r := range c.recent {
+		if r == nil {
+			continue
+		}
+		if now.Sub(r.at) >= window {
+			// Past the window its answer is of no use; do not keep it
+			// (eight answers per idle client add up).
+			c.recent[i] = nil
+			continue
+		}
+		if r.op == op && r.hash == h {
 			return r, false
 		}
 	}

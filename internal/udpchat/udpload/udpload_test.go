@@ -18,6 +18,10 @@ func startServer(t *testing.T) string {
 	c := servertest.Config(t)
 	c.UDPChat.Rate = 1e6
 	c.UDPChat.Burst = 1e5
+	// Every client registers from 127.0.0.1.
+	c.UDPChat.MaxPerIP = 1e5
+	c.UDPChat.ErrorRate = 1e6
+	c.UDPChat.ErrorBurst = 1e5
 	s, _ := servertest.Start(t, c)
 	return s.UDPChatAddr().String()
 }
