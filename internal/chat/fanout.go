@@ -54,8 +54,8 @@ type fanout struct {
 	// later is not delivered (the service is closing), but its done is
 	// still called, since a sender's ACK or a resend's answer waits on it.
 	stopped bool
-	signal chan struct{}
-	svc    *Service
+	signal  chan struct{}
+	svc     *Service
 	// dirty are the endpoints to flush after the batch; owned by run.
 	dirty []Endpoint
 }
