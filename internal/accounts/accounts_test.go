@@ -356,8 +356,8 @@ func TestPersistenceAndFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm()&^0o640 != 0 {
-		t.Fatalf("file mode %v, want at most 0640", fi.Mode().Perm())
+	if fi.Mode().Perm()&^0o600 != 0 {
+		t.Fatalf("file mode %v, want at most 0600", fi.Mode().Perm())
 	}
 	tab, err := Load(path)
 	if err != nil {

@@ -29,9 +29,9 @@ func Path(dataDir string) string { return filepath.Join(dataDir, FileName) }
 // that a test can wait less.
 var lockTimeout = 5 * time.Second
 
-// filePermissions keeps password hashes away from other users; the group
-// may read, as for the other files of the data directory.
-const filePermissions = 0o640
+// filePermissions keeps password hashes and voice uids (which are bearer
+// credentials, docs/voice.md) to the server's own user.
+const filePermissions = 0o600
 
 // schemaVersion is the layout described in docs/accounts.md. A file with a
 // higher version was written by a newer switchboard and is refused rather

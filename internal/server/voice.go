@@ -170,11 +170,25 @@ func (vs *voiceService) handlers() map[string]http.Handler {
 				"public_key": voice.PublicKeyString(vs.hub.PublicKey()),
 			})
 		}),
+		// Channels without uids: a uid is a bearer credential (the admin
+		// API has no authentication), so only counts are shown.
 		"GET /api/voice/channels": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			out := []voice.ChannelInfo{}
+			type channel struct {
+				ID      uint64 `json:"id"`
+				Port    int    `json:"port"`
+				Members int    `json:"members"`
+				Bound   int    `json:"bound"`
+			}
+			out := []channel{}
 			for _, id := range vs.hub.Channels() {
 				if info, ok := vs.hub.Channel(id); ok {
-					out = append(out, info)
+					c := channel{ID: info.ID, Port: info.Port, Members: len(info.Members)}
+					for _, m := range info.Members {
+						if m.Bound {
+							c.Bound++
+						}
+					}
+					out = append(out, c)
 				}
 			}
 			w.Header().Set("Content-Type", "application/json")

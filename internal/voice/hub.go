@@ -34,6 +34,11 @@ type Config struct {
 	MaxChannels, MaxMembers, MaxUsers int
 	// KeepaliveTimeout removes members silent for this long (60 s, §2.1).
 	KeepaliveTimeout time.Duration
+	// RebindQuiet is how long a bound member must have been silent before
+	// a JOIN for it again drops its binding (default 10 s). Every
+	// co-member learns a member's uid from its packets; without this, any
+	// of them could JOIN as it and take its stream over.
+	RebindQuiet time.Duration
 	// Echo also sends a member's packets back to it.
 	Echo bool
 	// Announce sends signed JOIN and LEAVE system packets to the members
@@ -90,6 +95,9 @@ func NewHub(cfg Config, users map[uint64]Perm) (*Hub, error) {
 	}
 	if len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("%w: no signing key", ErrConfig)
+	}
+	if cfg.RebindQuiet <= 0 {
+		cfg.RebindQuiet = 10 * time.Second
 	}
 	if cfg.KeepaliveTimeout <= 0 || cfg.Batch < 1 || cfg.MaxChannels < 1 || cfg.MaxMembers < 1 || cfg.MaxUsers < 1 {
 		return nil, fmt.Errorf("%w: limits must be positive", ErrConfig)
@@ -330,7 +338,8 @@ func (h *Hub) Delete(uid, chid uint64) (uint64, ErrorCode) {
 
 // Join is CMD_JOIN; it answers the channel's port. Joining again gives the
 // member a fresh binding, so a client that moved to another address joins
-// again to be heard from there.
+// again to be heard from there, once its old address has been silent for
+// RebindQuiet.
 func (h *Hub) Join(uid, juid, chid uint64) (uint64, ErrorCode) {
 	h.mu.Lock()
 	actor, code := h.actorLocked(uid, false)
@@ -350,7 +359,15 @@ func (h *Hub) Join(uid, juid, chid uint64) (uint64, ErrorCode) {
 		h.mu.Unlock()
 		return 0, code
 	}
-	ch.addLocked(juid, time.Now())
+	now := time.Now()
+	if m := ch.members.Load().byUID[juid]; m != nil && m.addr.Load() != nil &&
+		now.Sub(time.Unix(0, m.lastSeen.Load())) < h.cfg.RebindQuiet {
+		// Bound and heard from lately: the JOIN succeeds but keeps the
+		// binding, which only a member silent for RebindQuiet gives up.
+		h.mu.Unlock()
+		return uint64(ch.port), CodeSuccess
+	}
+	ch.addLocked(juid, now)
 	h.changedLocked()
 	h.mu.Unlock()
 	ch.announce(OpJoin, juid)

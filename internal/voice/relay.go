@@ -309,6 +309,10 @@ func (r *relay) flush() {
 	out := r.out
 	for len(out) > 0 {
 		n, err := r.ch.bc.WriteBatch(out, 0)
+		if n < 0 {
+			// x/net answers -1 when the first datagram failed.
+			n = 0
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

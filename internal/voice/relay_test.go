@@ -116,7 +116,9 @@ func TestRelayDropsBadInput(t *testing.T) {
 // TestRelaySpoofing: once a member's address is bound, its uid from any
 // other address is dropped and counted; the member itself is unaffected.
 func TestRelaySpoofing(t *testing.T) {
-	h := newTestHub(t, testHubConfig(), matrixUsers())
+	cfg := testHubConfig()
+	cfg.RebindQuiet = 500 * time.Millisecond
+	h := newTestHub(t, cfg, matrixUsers())
 	_, ms := channelWith(t, h, uNone, uKick)
 	a, b := ms[0], ms[1]
 	evil := newMember(t, uNone, uint64(a.to.Port)) // claims a's uid
@@ -142,7 +144,23 @@ func TestRelaySpoofing(t *testing.T) {
 	if n, _, err := evil.conn.ReadFromUDP(make([]byte, 600)); err == nil {
 		t.Fatalf("the spoofer received %d bytes", n)
 	}
-	// Joining again rebinds: the member moves to a new socket.
+	// Joining again while the bound member is active keeps its binding:
+	// a co-member who learnt the uid cannot take the stream over.
+	must(t)(h.Join(uNone, uNone, 1))
+	evil.send(evil.user("after a re-join"))
+	a.send(real)
+	if got := b.recv(); !bytes.Equal(got, real) {
+		t.Fatal("a re-JOIN while a was active moved its binding")
+	}
+	waitFor(t, func() bool { return h.dropped(dropSpoofed) == 3 })
+	// Once a has been silent for RebindQuiet, joining again rebinds: the
+	// member moves to a new socket.
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		m := h.channels[1].members.Load().byUID[uNone]
+		h.mu.Unlock()
+		return time.Since(time.Unix(0, m.lastSeen.Load())) > h.cfg.RebindQuiet
+	})
 	must(t)(h.Join(uNone, uNone, 1))
 	moved := newMember(t, uNone, uint64(a.to.Port))
 	moved.bindAck(77)
