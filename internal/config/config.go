@@ -152,8 +152,9 @@ type Log struct {
 
 // Admin configures the admin HTTP listener.
 type Admin struct {
-	Listen string `toml:"listen"`
-	PProf  bool   `toml:"pprof"`
+	Listen string   `toml:"listen"`
+	PProf  bool     `toml:"pprof"`
+	Hosts  []string `toml:"hosts"`
 }
 
 // Store configures the persistent message store.

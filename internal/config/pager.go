@@ -70,6 +70,11 @@ func (c *Config) validatePager(bad func(key, format string, args ...any) error) 
 	if p.Retransmit.Duration > p.RetransmitMax.Duration {
 		return bad("pager.retransmit", "exceeds pager.retransmit_max")
 	}
+	// List positions are u16 (docs/pager-protocol.md): a longer list could
+	// not be shown.
+	if p.MaxNumbers > 65535 {
+		return bad("pager.max_numbers", "%d is over 65535, the longest list the protocol can page through", p.MaxNumbers)
+	}
 	for key, n := range map[string]int{"pager.max_numbers": p.MaxNumbers, "pager.max_clients": p.MaxClients,
 		"pager.max_in_flight": p.MaxInFlight, "pager.max_push_queue": p.MaxPushQueue} {
 		if n < 1 || n > 1_000_000 {

@@ -193,6 +193,8 @@ func (c *Client) Do(ctx context.Context, p *Packet) (*Packet, error) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("pager: no answer: %w", ctx.Err())
+		case <-c.done:
+			return nil, fmt.Errorf("pager: %w", net.ErrClosed)
 		case a := <-ch:
 			if a.HasStatus && a.Status != StatusOK {
 				return &a, &NackError{Status: a.Status, Reason: a.Reason}
@@ -224,6 +226,9 @@ func (c *Client) sendOnce(q *Packet) error {
 		return err
 	}
 	if _, err := c.conn.Write(b); err != nil {
+		if errors.Is(err, net.ErrClosed) {
+			return err
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return err

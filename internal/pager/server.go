@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -386,6 +387,10 @@ func (s *Server) request(client uint32, addr netip.AddrPort, p *Packet, pt []byt
 		}
 		s.mu.Lock()
 		r.answer = b
+		// The replay window counts from the answer: a call that rang for
+		// longer than the window must not be placed again when the
+		// station's next retransmission comes.
+		r.at = s.cfg.Now()
 		s.mu.Unlock()
 		s.m.requests.WithLabelValues(op, statusName(ans.Status)).Inc()
 		s.send(client, addr, b)
@@ -411,16 +416,24 @@ func (s *Server) request(client uint32, addr netip.AddrPort, p *Packet, pt []byt
 
 func (s *Server) expireRequestsLocked(now time.Time) {
 	cut := now.Add(-s.cfg.ReplayWindow)
+	var inProgress []reqKey
 	i := 0
 	for ; i < len(s.reqOrder); i++ {
 		k := s.reqOrder[i]
 		r := s.requests[k]
+		if r != nil && r.answer == nil {
+			// Still running (an SMS or a call): never forgotten, or
+			// its retransmissions would run it again. There are at
+			// most MaxInFlight of them.
+			inProgress = append(inProgress, k)
+			continue
+		}
 		if r != nil && r.at.After(cut) && len(s.reqOrder)-i <= 4*s.cfg.MaxNumbers+4096 {
 			break
 		}
 		delete(s.requests, k)
 	}
-	s.reqOrder = s.reqOrder[i:]
+	s.reqOrder = append(inProgress, s.reqOrder[i:]...)
 }
 
 // ack is the answer to p: its own fields, Ack set, status OK.
@@ -436,6 +449,12 @@ func ack(p *Packet) *Packet {
 func nack(p *Packet, st Status, reason string) *Packet {
 	a := ack(p)
 	a.Status, a.Reason = st, reason
+	if st == StatusBadGreeting {
+		// The refused greeting is not echoed: with the status item an
+		// overlong one would not fit a datagram, and the NACK would be
+		// lost.
+		a.Greeting = nil
+	}
 	return a
 }
 
@@ -524,12 +543,35 @@ func (s *Server) decide(client uint32, p *Packet) (*Packet, string, func(context
 // reasonOf is an error as a NACK reason: short, and never the number
 // (callers' errors must not carry it; this is a second guard).
 func reasonOf(err error) string {
-	r := err.Error()
+	// A far end's reason phrase may quote the number in any format: every
+	// run of four digits or more (with the separators phone numbers are
+	// written with) becomes "#"; three-digit SIP codes stay. Reasons are
+	// ASCII (docs/pager-protocol.md).
+	r := digitRun.ReplaceAllStringFunc(err.Error(), func(run string) string {
+		n := 0
+		for _, c := range run {
+			if c >= '0' && c <= '9' {
+				n++
+			}
+		}
+		if n >= 4 {
+			return "#"
+		}
+		return run
+	})
+	r = strings.Map(func(c rune) rune {
+		if c < 0x20 || c > 0x7e {
+			return '?'
+		}
+		return c
+	}, r)
 	if len(r) > 120 {
 		r = r[:120]
 	}
 	return r
 }
+
+var digitRun = regexp.MustCompile(`\+?[0-9][0-9 ().-]*[0-9]`)
 
 // Greeting makes the SMS text: greeting (or def when empty) with every
 // "{n}" replaced by the party number. A greeting without "{n}" gets
@@ -729,6 +771,7 @@ func (s *Server) send(client uint32, addr netip.AddrPort, pkt []byte) {
 	h := Header{Magic: MagicToStation, ClientID: client, Nonce: NewNonce()}
 	b, err := s.keys.Seal(make([]byte, 0, MaxDatagram), &h, s.cfg.Now(), pkt)
 	if err != nil {
+		s.log.Error("pager answer not sealed", "error", err)
 		return
 	}
 	s.mu.Lock()

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +363,61 @@ func TestIPv6Listener(t *testing.T) {
 	defer c.Close()
 	if err := c.Add(ctx(t), num1); err != nil {
 		t.Fatalf("over IPv6: %v", err)
+	}
+}
+
+// A NACK reason never carries a phone number, however it is written.
+func TestReasonHidesNumbers(t *testing.T) {
+	for in, want := range map[string]string{
+		"sipcall: busy: 486 Busy Here":     "sipcall: busy: 486 Busy Here",
+		"cannot reach +1 619-555-0100 now": "cannot reach # now",
+		"number 16195550100 refused":       "number # refused",
+		"(619) 555.0100 is unknown":        "(# is unknown",
+		"caf\u00e9 closed":                 "caf? closed",
+	} {
+		if got := reasonOf(errors.New(in)); got != want {
+			t.Errorf("reasonOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// slowCaller rings for a while.
+type slowCaller struct {
+	ring  time.Duration
+	calls atomic.Int32
+}
+
+func (c *slowCaller) Call(ctx context.Context, number string) error {
+	c.calls.Add(1)
+	select {
+	case <-time.After(c.ring):
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// A call that rings for longer than the replay window is placed once:
+// the station's retransmissions meanwhile find it in progress.
+func TestLongCallPlacedOnce(t *testing.T) {
+	sc := &slowCaller{ring: 1500 * time.Millisecond}
+	ts := startServer(t, Config{ReplayWindow: 500 * time.Millisecond}, sc)
+	c := ts.dial(t, 0, nil)
+	if err := c.Call(ctx(t), num1); err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if n := sc.calls.Load(); n != 1 {
+		t.Fatalf("placed %d calls for one request", n)
+	}
+}
+
+// An overlong greeting gets its NACK, however long: the answer leaves the
+// refused greeting out so that it fits a datagram.
+func TestOverlongGreetingNacked(t *testing.T) {
+	ts := startServer(t, Config{}, nil)
+	c := ts.dial(t, 0, nil)
+	var ne *NackError
+	err := c.Notify(ctx(t), num1, 1, strings.Repeat("g", 300))
+	if !errors.As(err, &ne) || ne.Status != StatusBadGreeting {
+		t.Fatalf("300-byte greeting: %v", err)
 	}
 }

@@ -225,6 +225,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Gatherer: s.reg,
 		Health:   s.health,
 		PProf:    s.cfg.Admin.PProf,
+		Hosts:    s.cfg.Admin.Hosts,
 		Logger:   s.log,
 		Handlers: mergeHandlers(voiceSvc.handlers(), s.pagerHandlers()),
 	})

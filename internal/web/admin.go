@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +31,34 @@ type Config struct {
 	// Handlers are further endpoints by mux pattern ("GET /api/..."),
 	// added by the services that own them.
 	Handlers map[string]http.Handler
+	// Hosts are the host names requests may carry in Host besides IP
+	// addresses and localhost (DNS rebinding protection).
+	Hosts []string
+}
+
+// hostAllowed reports whether a request's Host names this server: an IP
+// address, localhost, or one of the configured names. A browser on the
+// machine that visits a page whose name was rebound to 127.0.0.1 sends
+// that name, which is refused, so the page cannot read or drive the
+// admin endpoints (the host-stand page holds guests' numbers).
+func hostAllowed(host string, names []string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	for _, n := range names {
+		if strings.EqualFold(h, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // Admin is a running admin HTTP server.
@@ -67,8 +97,14 @@ func Start(cfg Config) *Admin {
 	base, cancel := context.WithCancel(context.Background())
 	a := &Admin{
 		srv: &http.Server{
-			BaseContext:       func(net.Listener) context.Context { return base },
-			Handler:           mux,
+			BaseContext: func(net.Listener) context.Context { return base },
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !hostAllowed(r.Host, cfg.Hosts) {
+					http.Error(w, "unknown host name (see admin.hosts)", http.StatusMisdirectedRequest)
+					return
+				}
+				mux.ServeHTTP(w, r)
+			}),
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       60 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
