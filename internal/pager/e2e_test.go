@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"switchboard/internal/config"
+	"switchboard/internal/datadir"
 	"switchboard/internal/interop"
 	"switchboard/internal/numbering"
 	"switchboard/internal/pager"
+	"switchboard/internal/pms"
 	"switchboard/internal/server"
 )
 
@@ -178,6 +180,18 @@ func TestNotifyThroughUplinkLeavesNoTrace(t *testing.T) {
 		t.Fatalf("unroutable notify: %v", err)
 	}
 	w.stop()
+
+	// The store holds addresses in BCD and texts packed, which a grep for
+	// ASCII would miss: the store must hold no record at all (nothing
+	// else in this run stores one).
+	r, err := pms.OpenReader(filepath.Join(w.cfg.DataDir, datadir.PMSFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Len(); n != 0 {
+		t.Errorf("the message store holds %d records after pager notifies", n)
+	}
+	r.Close()
 
 	files := 0
 	filepath.Walk(w.cfg.DataDir, func(p string, info os.FileInfo, err error) error {
