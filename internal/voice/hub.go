@@ -82,9 +82,13 @@ type Hub struct {
 	nextChid uint64
 	nextPort int
 	closed   bool
+	stateVer uint64 // bumped by every change to what the state file holds
 
 	saveC chan struct{}
 	wg    sync.WaitGroup
+
+	saveMu   sync.Mutex // serializes state writes
+	savedVer uint64     // the version on disk; saveMu
 }
 
 // NewHub makes a hub with the given registrations (uid → perm), restores
@@ -307,8 +311,15 @@ func (h *Hub) Create(uid uint64) (uint64, ErrorCode) {
 	}
 	h.nextChid++
 	h.channels[chid] = ch
-	ch.start()
 	h.changedLocked()
+	if err := h.saveNowLocked(); err != nil {
+		h.log.Error("voice create: channel state not saved", "file", h.cfg.StateFile, "error", err)
+		delete(h.channels, chid)
+		h.changedLocked()
+		ch.stop()
+		return 0, CodeServer
+	}
+	ch.start()
 	return chid, CodeSuccess
 }
 
@@ -329,6 +340,9 @@ func (h *Hub) Delete(uid, chid uint64) (uint64, ErrorCode) {
 	}
 	delete(h.channels, chid)
 	h.changedLocked()
+	if err := h.saveNowLocked(); err != nil {
+		h.log.Error("voice delete: channel state not saved", "file", h.cfg.StateFile, "error", err)
+	}
 	h.mu.Unlock()
 	// The relay is stopped without the lock: it may be waiting for the
 	// lock to expire members.
@@ -554,6 +568,7 @@ func (h *Hub) expire(ch *channel, stale []*member) {
 // file.
 func (h *Hub) changedLocked() {
 	h.gaugesLocked()
+	h.stateVer++
 	if h.closed || h.cfg.StateFile == "" {
 		return
 	}
@@ -583,10 +598,37 @@ func (h *Hub) saver() {
 	defer h.wg.Done()
 	for range h.saveC {
 		h.mu.Lock()
-		st := h.snapshotLocked()
+		st, ver := h.snapshotLocked(), h.stateVer
 		h.mu.Unlock()
-		if err := writeState(h.cfg.StateFile, st); err != nil {
+		if err := h.write(st, ver); err != nil {
 			h.log.Error("voice: write channel state", "file", h.cfg.StateFile, "error", err)
 		}
 	}
+}
+
+// write writes a state snapshot unless a newer one is on disk already:
+// the saver and the synchronous saves of CREATE and DELETE take their
+// snapshots at different times. Lock order: mu, then saveMu.
+func (h *Hub) write(st state, ver uint64) error {
+	h.saveMu.Lock()
+	defer h.saveMu.Unlock()
+	if ver <= h.savedVer {
+		return nil
+	}
+	if err := writeState(h.cfg.StateFile, st); err != nil {
+		return err
+	}
+	h.savedVer = ver
+	return nil
+}
+
+// saveNowLocked writes the state before a reply goes out, so that a
+// crash cannot give a channel id out twice or bring a deleted channel
+// back; memberships are saved behind the replies (a lost JOIN is
+// repeated by its client).
+func (h *Hub) saveNowLocked() error {
+	if h.cfg.StateFile == "" {
+		return nil
+	}
+	return h.write(h.snapshotLocked(), h.stateVer)
 }

@@ -3,8 +3,10 @@ package voice
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -416,5 +418,34 @@ func TestPortRange(t *testing.T) {
 	// Another program may hold a port of the range; never more than two.
 	if made > 2 {
 		t.Fatalf("%d channels on a range of two ports", made)
+	}
+}
+
+// CREATE and DELETE are on disk when they are answered: the state file
+// read right after the reply (as after a crash, no Close) has the new
+// channel and its id counted, and no longer the deleted one.
+func TestCreateDeleteDurableBeforeReply(t *testing.T) {
+	cfg := testHubConfig()
+	cfg.StateFile = filepath.Join(t.TempDir(), StateFileName)
+	h := newTestHub(t, cfg, matrixUsers())
+	read := func() state {
+		t.Helper()
+		b, err := os.ReadFile(cfg.StateFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	c1 := must(t)(h.Create(uAdmin))
+	if st := read(); st.NextChid <= c1 || len(st.Channels) != 1 || st.Channels[0].ID != c1 {
+		t.Fatalf("after CREATE the file holds %+v", st)
+	}
+	must(t)(h.Delete(uAdmin, c1))
+	if st := read(); st.NextChid <= c1 || len(st.Channels) != 0 {
+		t.Fatalf("after DELETE the file holds %+v", st)
 	}
 }

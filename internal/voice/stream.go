@@ -90,7 +90,14 @@ func Stream(ctx context.Context, cfg StreamConfig) (*StreamReport, error) {
 			}
 			if p.System {
 				if cfg.PublicKey != nil {
-					if _, err := VerifySigned(cfg.PublicKey, buf[:n]); err != nil {
+					// A good signature is not enough: it must be for this
+					// channel and recent, or a packet signed for another
+					// channel, or long ago, could be replayed here.
+					sp, err := VerifySigned(cfg.PublicKey, buf[:n])
+					if err == nil && (sp.Chid != cfg.Chid || time.Since(time.UnixMilli(int64(sp.UnixMilli))).Abs() > signedMaxAge) {
+						err = errors.New("signed for another channel or time")
+					}
+					if err != nil {
 						mu.Lock()
 						rep.BadSigs++
 						mu.Unlock()
@@ -183,3 +190,7 @@ func Stream(ctx context.Context, cfg StreamConfig) (*StreamReport, error) {
 		}
 	}
 }
+
+// signedMaxAge is how far a signed system packet's time may be from the
+// client's clock.
+const signedMaxAge = 2 * time.Minute

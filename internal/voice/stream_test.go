@@ -90,3 +90,19 @@ func TestReadWAV(t *testing.T) {
 		t.Fatalf("empty wav: %v", err)
 	}
 }
+
+// A signature is checked for the channel too: the server's ACK, signed for
+// the channel joined, is refused by a client that expects another one, so
+// a signed packet cannot be replayed into another channel.
+func TestStreamRefusesSignedForOtherChannel(t *testing.T) {
+	h := newTestHub(t, testHubConfig(), matrixUsers())
+	chid := must(t)(h.Create(uAdmin))
+	port := must(t)(h.Join(uNone, uNone, chid))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Stream(ctx, StreamConfig{Host: "127.0.0.1", Port: int(port), UID: uNone, Chid: chid + 99,
+		PublicKey: testKey.Public().(ed25519.PublicKey)})
+	if !errors.Is(err, ErrNoAck) {
+		t.Fatalf("got %v, want ErrNoAck (the ACK for channel %d refused)", err, chid)
+	}
+}
