@@ -12,10 +12,11 @@ const (
 	dropUnknown         // the uid has not joined this channel
 	dropSpoofed         // the uid is bound to another source address
 	dropInvalid         // a uid with a forbidden half, or zero
+	dropAckRate         // a KEEPALIVE asking for an ACK beyond the member's ACK budget
 	numDrops
 )
 
-var dropReasons = [numDrops]string{"size", "checksum", "op", "system_op", "unknown_uid", "spoofed", "invalid_uid"}
+var dropReasons = [numDrops]string{"size", "checksum", "op", "system_op", "unknown_uid", "spoofed", "invalid_uid", "ack_rate"}
 
 // Metrics are the voice service's Prometheus series. A nil *Metrics
 // records nothing (tests and benchmarks that do not care).

@@ -44,6 +44,33 @@ type member struct {
 	uid      uint64
 	addr     atomic.Pointer[bound]
 	lastSeen atomic.Int64 // Unix nanoseconds of the last packet (or of JOIN)
+	// ackTokens and ackLast are the member's budget of signed ACKs; only
+	// the relay goroutine uses them.
+	ackTokens float64
+	ackLast   int64
+}
+
+// A member gets at most ackBurst signed ACKs at once and ackRate per
+// second: a signature costs tens of microseconds, and a member asking for
+// one with every packet must not starve its channel.
+const (
+	ackRate  = 10
+	ackBurst = 5
+)
+
+// allowAck takes one ACK from m's budget.
+func (m *member) allowAck(nowNano int64) bool {
+	if m.ackLast == 0 {
+		m.ackTokens = ackBurst
+	} else {
+		m.ackTokens = min(ackBurst, m.ackTokens+float64(nowNano-m.ackLast)/1e9*ackRate)
+	}
+	m.ackLast = nowNano
+	if m.ackTokens < 1 {
+		return false
+	}
+	m.ackTokens--
+	return true
 }
 
 // memberSet is an immutable membership, replaced whole on every change
@@ -261,6 +288,10 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 		sender.lastSeen.Store(nowNano)
 		if p.System {
 			if p.Ack != 0 {
+				if !sender.allowAck(nowNano) {
+					r.cnt.dropped[dropAckRate]++
+					continue
+				}
 				r.queueAck(p, a.ua)
 			}
 			continue

@@ -270,3 +270,32 @@ func TestDeleteStopsRelay(t *testing.T) {
 		t.Fatal("a deleted channel still relays")
 	}
 }
+
+// Signed ACKs are rationed per member: a flood of KEEPALIVEs asking for
+// one gets the burst, the rest are dropped and counted.
+func TestAckBudget(t *testing.T) {
+	h := newTestHub(t, testHubConfig(), matrixUsers())
+	_, ms := channelWith(t, h, uNone)
+	m := ms[0] // channelWith spent one ACK binding it
+	for i := 0; i < 30; i++ {
+		m.keepalive(uint32(1000 + i))
+	}
+	acks := 0
+	buf := make([]byte, PacketSize+1)
+	for {
+		_ = m.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, _, err := m.conn.ReadFromUDP(buf)
+		if err != nil {
+			break
+		}
+		if s, err := VerifySigned(testKey.Public().(ed25519.PublicKey), buf[:n]); err == nil && s.Op == OpAck {
+			acks++
+		}
+	}
+	// The burst of 5, less the binding's, plus what 10/s refills while
+	// the flood is read.
+	if acks < 3 || acks > 8 {
+		t.Fatalf("%d ACKs for 30 requests", acks)
+	}
+	waitFor(t, func() bool { return h.dropped(dropAckRate) >= 20 })
+}
