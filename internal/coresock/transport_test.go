@@ -265,8 +265,11 @@ func TestListenLeavesOtherFiles(t *testing.T) {
 
 func TestConcurrentCallsMatched(t *testing.T) {
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	_, path := testServer(t, Config{}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	cl := dial(t, path, nil)
 	const goroutines, perG = 32, (10000 + 31) / 32 // 10,016 calls
 	var wg sync.WaitGroup
@@ -322,8 +325,11 @@ func (imsiHandler) HandleRequest(p *Peer, h Header, body Body) {
 
 func TestRequestsBothWays(t *testing.T) {
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	srv, path := testServer(t, Config{}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	cl := dial(t, path, &Config{Handler: imsiHandler{}})
 	var sp *Peer
 	for deadline := time.Now().Add(5 * time.Second); sp == nil; {
@@ -429,8 +435,11 @@ func (r *rawClient) expect(id uint32, typ Type, st Status) {
 func TestMalformedAndOversizeAnswered(t *testing.T) {
 	m := NewMetrics(nil)
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	_, path := testServer(t, Config{Metrics: m, MaxMessage: 512}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	r := rawDial(t, path)
 	ping := func(id uint32) []byte {
 		b, _ := Marshal(nil, Header{ID: id}, &Ping{})
@@ -554,9 +563,12 @@ func TestSlowConsumerCut(t *testing.T) {
 	m := NewMetrics(nil)
 	closed := make(chan error, 1)
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	_, path := testServer(t, Config{Metrics: m, ReplyQueue: 8, WriteTimeout: 200 * time.Millisecond,
 		OnClose: func(p *Peer, err error) { closed <- err }}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	r := rawDial(t, path)
 	// Send requests and never read the answers: once the socket buffer
 	// and the reply queue are full, the server must cut the connection
@@ -585,9 +597,12 @@ func TestSlowConsumerCut(t *testing.T) {
 
 func TestCloseFailsOutstandingCalls(t *testing.T) {
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	var closes atomic.Int32
 	_, path := testServer(t, Config{}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	cl := dial(t, path, &Config{OnClose: func(*Peer, error) { closes.Add(1) }})
 	const n = 20
 	errc := make(chan error, n)
@@ -737,7 +752,10 @@ func TestServeContextAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	core := &coreHandler{}
-	defer core.wg.Wait()
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	s := &Server{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -802,8 +820,11 @@ func TestMetricsRegister(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	_, path := testServer(t, Config{Metrics: m}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	cl := dial(t, path, nil)
 	if _, _, err := cl.Call(context.Background(), &Ping{}); err != nil {
 		t.Fatal(err)
@@ -852,8 +873,11 @@ func TestSlowConsumerWriteTimeout(t *testing.T) {
 
 func TestCallTooBigForLimit(t *testing.T) {
 	core := &coreHandler{}
+	// Waited for after the server's Shutdown (this cleanup is registered
+	// first, so it runs last): the socket gives the race detector no
+	// happens-before between the handler's Add and a Wait in the test.
+	t.Cleanup(core.wg.Wait)
 	_, path := testServer(t, Config{}, func(*Peer) Handler { return core })
-	defer core.wg.Wait()
 	cl := dial(t, path, &Config{MaxMessage: 64})
 	if _, _, err := cl.Call(context.Background(), submitFor(t, 1, 1)); !errors.Is(err, ErrOversize) {
 		t.Fatalf("268-byte SUBMIT with a 64-byte limit: %v", err)
