@@ -204,32 +204,40 @@ func (h *Hub) EnsureUser(uid uint64, perm Perm) error {
 // Register is CMD_REGISTER.
 func (h *Hub) Register(auid uint64, perm Perm) (uint64, ErrorCode) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	actor, code := h.actorLocked(auid, auid == 0)
-	if code != CodeSuccess {
-		return 0, code
+	if code == CodeSuccess {
+		code = allowRegister(auid, actor)
 	}
-	if code := allowRegister(auid, actor); code != CodeSuccess {
+	if code == CodeSuccess && len(h.users) >= h.cfg.MaxUsers {
+		code = CodeServer
+	}
+	if code != CodeSuccess {
+		h.mu.Unlock()
 		return 0, code
 	}
 	if auid == 0 {
 		perm = PermNone
 	}
-	if len(h.users) >= h.cfg.MaxUsers {
-		return 0, CodeServer
-	}
 	uid, err := h.newUIDLocked()
 	if err != nil {
+		h.mu.Unlock()
 		h.log.Error("voice register", "error", err)
 		return 0, CodeServer
 	}
+	// The uid is reserved now and written to the registry without the
+	// lock: the write costs a few fsyncs, and relays and other commands
+	// must not wait for it. Nobody can name the uid before the reply.
+	h.users[uid] = perm
+	h.mu.Unlock()
 	if h.cfg.Users != nil {
 		if err := h.cfg.Users.PutVoiceUser(uid, perm); err != nil {
+			h.mu.Lock()
+			delete(h.users, uid)
+			h.mu.Unlock()
 			h.log.Error("voice register: account registry", "error", err)
 			return 0, CodeServer
 		}
 	}
-	h.users[uid] = perm
 	return uid, CodeSuccess
 }
 
