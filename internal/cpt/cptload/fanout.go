@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -257,8 +258,12 @@ type run struct {
 	recv      []*receiver
 	send      []*sender
 	measuring atomic.Bool
-	closing   atomic.Bool
-	readers   sync.WaitGroup
+	// measureFrom and measureTo bound the window in UnixNano: an ACK's
+	// latency counts when its SEND was written inside it, even if the
+	// ACK comes after (the window ends when the last SEND is written).
+	measureFrom, measureTo atomic.Int64
+	closing                atomic.Bool
+	readers                sync.WaitGroup
 }
 
 // Run logs in the receivers and senders, makes every receiver follow its
@@ -470,13 +475,16 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 	end := time.NewTimer(cfg.Duration)
 	defer warm.Stop()
 	defer end.Stop()
+	r.measureTo.Store(math.MaxInt64)
 	if cfg.Warmup == 0 {
 		t1 = r.snap()
+		r.measureFrom.Store(time.Now().UnixNano())
 		r.measuring.Store(true)
 	} else {
 		select {
 		case <-warm.C:
 			t1 = r.snap()
+			r.measureFrom.Store(time.Now().UnixNano())
 			r.measuring.Store(true)
 		case <-writersDone:
 		case <-ctx.Done():
@@ -486,6 +494,7 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 		// The senders finished (or the run was cancelled) within the
 		// warm-up: measure from the start, which is all there is.
 		t1 = snapshot{at: start}
+		r.measureFrom.Store(start.UnixNano())
 	} else {
 		select {
 		case <-end.C:
@@ -494,6 +503,7 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 		}
 	}
 	t2 := r.snap()
+	r.measureTo.Store(time.Now().UnixNano())
 	r.measuring.Store(false)
 	close(stop)
 	<-writersDone
@@ -668,8 +678,8 @@ func (r *run) readAnswers(sd *sender) {
 		case len(l) >= 4 && string(l[:4]) == "MSG ":
 			// A message of an earlier run into the same group.
 		case string(l) == "ACK\n":
-			if r.measuring.Load() {
-				sd.lat = append(sd.lat, time.Duration(time.Now().UnixNano()-sd.ring[answered%w].Load()))
+			if sent := sd.ring[answered%w].Load(); sent >= r.measureFrom.Load() && r.measureFrom.Load() != 0 && sent <= r.measureTo.Load() {
+				sd.lat = append(sd.lat, time.Duration(time.Now().UnixNano()-sent))
 			}
 			answered++
 			sd.acked.Add(1)
