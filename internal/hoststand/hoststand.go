@@ -92,7 +92,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	noStore(w)
 	w.Header().Set("Content-Type", "text/event-stream")
-	changed, stop := h.srv.Watch()
+	changed, stop, err := h.srv.Watch()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	defer stop()
 	tick := time.NewTicker(15 * time.Second)
 	defer tick.Stop()

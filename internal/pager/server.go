@@ -754,17 +754,29 @@ func (s *Server) Waitlist() []Entry {
 
 // Watch returns a channel that gets a value (coalesced) after each change
 // of the waitlist, and a function to stop watching.
-func (s *Server) Watch() (<-chan struct{}, func()) {
+func (s *Server) Watch() (<-chan struct{}, func(), error) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
+	if len(s.watchers) >= MaxWatchers {
+		s.mu.Unlock()
+		return nil, nil, ErrTooManyWatchers
+	}
 	s.watchers[ch] = struct{}{}
 	s.mu.Unlock()
 	return ch, func() {
 		s.mu.Lock()
 		delete(s.watchers, ch)
 		s.mu.Unlock()
-	}
+	}, nil
 }
+
+// MaxWatchers bounds the watchers at once (the host-stand pages open):
+// each change is signalled to every one under the server's lock, which
+// the receive path takes too.
+const MaxWatchers = 64
+
+// ErrTooManyWatchers: Watch refused, MaxWatchers are watching.
+var ErrTooManyWatchers = errors.New("pager: too many watchers")
 
 // send seals and sends one packet to a station or the host tool.
 func (s *Server) send(client uint32, addr netip.AddrPort, pkt []byte) {

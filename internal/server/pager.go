@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"switchboard/internal/config"
 	"switchboard/internal/core"
@@ -59,6 +60,7 @@ func closeDialer(d *sipcall.Dialer) {
 
 // pagerService is the pager as the server runs it.
 type pagerService struct {
+	failed atomic.Pointer[error] // why Serve ended on its own
 	srv    *pager.Server
 	conn   *net.UDPConn
 	dialer *sipcall.Dialer // nil when calls are off
@@ -164,7 +166,16 @@ func (s *Server) startPager() (*pagerService, error) {
 		return nil, fmt.Errorf("pager.listen %s: %w", pc.Listen, err)
 	}
 	ps := &pagerService{srv: srv, conn: conn, dialer: dialer, done: make(chan error, 1)}
-	go func() { ps.done <- srv.Serve(conn) }()
+	go func() {
+		err := srv.Serve(conn)
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			// The pager stopped on its own: say so, and let /healthz
+			// report it.
+			log.Error("pager stopped", "error", err)
+			ps.failed.Store(&err)
+		}
+		ps.done <- err
+	}()
 	return ps, nil
 }
 

@@ -283,6 +283,11 @@ func (s *Server) health() error {
 	if err := s.store.Healthy(); err != nil {
 		return fmt.Errorf("message store: %w", err)
 	}
+	if s.pager != nil {
+		if p := s.pager.failed.Load(); p != nil {
+			return fmt.Errorf("pager: %w", *p)
+		}
+	}
 	return nil
 }
 

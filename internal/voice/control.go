@@ -23,7 +23,10 @@ type ControlConfig struct {
 	// read cannot hold its goroutine.
 	WriteTimeout time.Duration
 	// MaxConns bounds concurrent connections; more are closed at once.
-	MaxConns int
+	// MaxConnsPerIP bounds those of one client address (default 64), so
+	// that one host holding idle connections cannot lock everyone out.
+	MaxConns      int
+	MaxConnsPerIP int
 	// FailBurst and FailRate limit refused requests (CodeAccess: an
 	// unknown uid or a missing permission) per client address, a token
 	// bucket: FailBurst refusals at once, then FailRate per second. An
@@ -49,6 +52,7 @@ type Control struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+	perIP map[netip.Addr]int
 	lns   []net.Listener
 	fails map[netip.Addr]*bucket
 }
@@ -58,8 +62,11 @@ func NewControl(cfg ControlConfig, hub *Hub) *Control {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = 64
+	}
 	return &Control{hub: hub, cfg: cfg, log: cfg.Logger, quit: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}, fails: map[netip.Addr]*bucket{}}
+		conns: map[net.Conn]struct{}{}, perIP: map[netip.Addr]int{}, fails: map[netip.Addr]*bucket{}}
 }
 
 // Serve accepts on ln until Shutdown.
@@ -116,13 +123,15 @@ func (c *Control) start(nc net.Conn) {
 		return
 	default:
 	}
-	if len(c.conns) >= c.cfg.MaxConns {
+	ip := remoteIP(nc)
+	if len(c.conns) >= c.cfg.MaxConns || c.perIP[ip] >= c.cfg.MaxConnsPerIP {
 		c.mu.Unlock()
 		c.cfg.Metrics.protocolError("too_many_connections")
 		nc.Close()
 		return
 	}
 	c.conns[nc] = struct{}{}
+	c.perIP[ip]++
 	c.wg.Add(1)
 	c.mu.Unlock()
 	go func() {
@@ -130,18 +139,27 @@ func (c *Control) start(nc net.Conn) {
 		c.serveConn(nc)
 		c.mu.Lock()
 		delete(c.conns, nc)
+		if c.perIP[ip]--; c.perIP[ip] <= 0 {
+			delete(c.perIP, ip)
+		}
 		c.mu.Unlock()
 		nc.Close()
 	}()
 }
 
+// remoteIP is a connection's client address (the zero Addr if it has
+// none, as for a pipe in tests).
+func remoteIP(nc net.Conn) netip.Addr {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // serveConn answers requests until the client closes, stalls or sends
 // something that cannot be a request.
 func (c *Control) serveConn(nc net.Conn) {
-	var ip netip.Addr
-	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		ip = ta.AddrPort().Addr().Unmap()
-	}
+	ip := remoteIP(nc)
 	br := bufio.NewReaderSize(nc, 4096)
 	var frame [FrameSize]byte
 	reply := make([]byte, 0, 64)

@@ -3,6 +3,7 @@ package voice
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -285,4 +286,62 @@ func TestControlShutdownBeforeServe(t *testing.T) {
 		<-done
 		t.Fatal("Serve did not return after Shutdown")
 	}
+}
+
+// One client address holds at most MaxConnsPerIP connections; another
+// address is unaffected.
+func TestControlPerIPConnections(t *testing.T) {
+	tc := newTestControl(t, ControlConfig{MaxConnsPerIP: 2})
+	a, b := tc.dial(t), tc.dial(t)
+	defer a.Close()
+	defer b.Close()
+	// Both are registered once each has been answered.
+	for _, nc := range []*net.TCPConn{a, b} {
+		if _, err := nc.Write(getChannelsFrame()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readReply(nc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := tc.dial(t)
+	defer third.Close()
+	_ = third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the third connection from one address got %d bytes", n)
+	}
+	other, err := net.DialTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, mustTCPAddr(t, tc.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Write(getChannelsFrame()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readReply(other); err != nil {
+		t.Fatalf("another address was refused: %v", err)
+	}
+}
+
+func getChannelsFrame() []byte {
+	f := make([]byte, FrameSize)
+	binary.BigEndian.PutUint32(f, uint32(CmdGetChannels))
+	return f
+}
+
+// readReply reads the first 8 bytes of a reply.
+func readReply(nc *net.TCPConn) ([]byte, error) {
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 8)
+	_, err := io.ReadFull(nc, b)
+	return b, err
+}
+
+func mustTCPAddr(t *testing.T, s string) *net.TCPAddr {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
