@@ -198,7 +198,11 @@ func (c *Control) serveConn(nc net.Conn) {
 			reply = AppendError(reply[:0], CodeAccess)
 		default:
 			reply, code = c.hub.Handle(reply[:0], req)
-			if code == CodeAccess {
+			// A refusal costs a token, and so does an anonymous
+			// registration (auid 0, which the spec lets anyone make):
+			// one address cannot fill max_users faster than the
+			// refusal budget allows.
+			if code == CodeAccess || (req.Cmd == CmdRegister && req.UID == 0 && code == CodeSuccess) {
 				c.failed(ip)
 			}
 		}

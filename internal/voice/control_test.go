@@ -345,3 +345,22 @@ func mustTCPAddr(t *testing.T, s string) *net.TCPAddr {
 	}
 	return a
 }
+
+// Anonymous registrations (auid 0) come out of the same per-address
+// budget: one address cannot fill max_users at line rate.
+func TestControlAnonymousRegisterBudget(t *testing.T) {
+	tc := newTestControl(t, ControlConfig{FailBurst: 3, FailRate: 0.001})
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := Do(ctx, tc.addr, Request{Cmd: CmdRegister}); err != nil {
+			t.Fatalf("registration %d: %v", i, err)
+		}
+	}
+	var re *RequestError
+	if _, err := Do(ctx, tc.addr, Request{Cmd: CmdRegister}); !errors.As(err, &re) || re.Code != CodeAccess {
+		t.Fatalf("a fourth anonymous registration: %v, want refused", err)
+	}
+	if got := testutil.ToFloat64(tc.m.controlErrs.WithLabelValues("rate_limited")); got != 1 {
+		t.Fatalf("rate_limited = %v", got)
+	}
+}
