@@ -60,6 +60,13 @@ func HasControl(b []byte) bool {
 	return false
 }
 
+// ValidUsername reports whether name may log in on any front-end: a valid
+// name (CheckName), not the reserved sender, and not phone-shaped (those
+// are SMS targets). Public groups are refused by Login itself.
+func ValidUsername(name []byte) bool {
+	return CheckName(name) == NameOK && !IsReserved(name) && !IsPhone(string(name))
+}
+
 // IsReserved reports whether name is the reserved sender, in any case.
 func IsReserved(name []byte) bool {
 	return bytes.EqualFold(name, []byte(ReservedSender))

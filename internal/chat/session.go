@@ -185,18 +185,6 @@ func (ss *Session) Post(ctx context.Context, target string, text []byte, done fu
 	}
 }
 
-// PostGroup sends text to a group as Post does, whatever the name would
-// classify as. A front-end whose packet names its group itself (UDP
-// chat's broadcast) uses it.
-func (ss *Session) PostGroup(ctx context.Context, group string, text []byte, done func(id uint64, err error)) {
-	if ss.loggedOut() {
-		done(0, ErrLoggedOut)
-		return
-	}
-	ss.Join(group)
-	ss.post(ctx, group, true, text, done)
-}
-
 func (ss *Session) post(ctx context.Context, target string, group bool, text []byte, done func(uint64, error)) {
 	s := ss.svc
 	now := s.cfg.Now().UnixNano()

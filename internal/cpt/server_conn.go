@@ -206,7 +206,7 @@ func (c *conn) connect(req *Request) bool {
 // login checks a CONNECT and claims the name; it returns the DECLINE
 // reason, or "".
 func (c *conn) login(name string, secret []byte) string {
-	if IsReserved([]byte(name)) || chat.IsPhone(name) {
+	if !chat.ValidUsername([]byte(name)) {
 		return ReasonUsernameInvalid
 	}
 	registered := false

@@ -528,7 +528,7 @@ func (s *Server) register(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now t
 // claim makes a session for name at ap, or says why not (a metrics
 // reason and the Error text).
 func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time.Time) (reason, text string) {
-	if chat.CheckName(name) != chat.NameOK || chat.IsReserved(name) || chat.IsPhone(string(name)) {
+	if !chat.ValidUsername(name) {
 		return "username_invalid", ErrTextNameInvalid
 	}
 	n := string(name)
@@ -547,7 +547,7 @@ func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time
 	case s.perIP[ap.Addr()] >= s.cfg.MaxPerIP:
 		return "too_many_from_ip", ErrTextTooManyFromIP
 	}
-	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n, tokens: float64(s.cfg.Burst), last: now}
+	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n, budget: bucket{tokens: float64(s.cfg.Burst), last: now}}
 	c.lastHeard.Store(now.UnixNano())
 	sess, err := s.chat.Login(n, c)
 	switch {
@@ -609,7 +609,9 @@ func (s *Server) broadcast(c *client, text []byte, now time.Time) {
 	// next datagram overwrites before the store answers.
 	echo := AppendNameText(nil, OpPublic, []byte(c.name), text)
 	s.posts.Add(1)
-	c.sess.PostGroup(context.Background(), s.cfg.Lobby, text, func(_ uint64, err error) {
+	// The lobby is one of the chat service's public groups, so Post files
+	// it as a group whatever names are online.
+	c.sess.Post(context.Background(), s.cfg.Lobby, text, func(_ uint64, err error) {
 		defer s.posts.Done()
 		if err != nil {
 			d.answer(s, c.ua, AppendError(nil, postError(err)))

@@ -25,8 +25,7 @@ type client struct {
 
 	// The rate budget and the last list reply; owned by the reader
 	// goroutine.
-	tokens   float64
-	last     time.Time
+	budget   bucket
 	lastList time.Time
 
 	// recent packets, for telling network duplicates from new messages.
@@ -54,10 +53,7 @@ func (c *client) heard(now time.Time) { c.lastHeard.Store(now.UnixNano()) }
 
 // allow takes one packet from the client's budget.
 func (c *client) allow(now time.Time, rate float64, burst int) bool {
-	b := bucket{tokens: c.tokens, last: c.last}
-	ok := b.take(now, rate, burst)
-	c.tokens, c.last = b.tokens, b.last
-	return ok
+	return c.budget.take(now, rate, burst)
 }
 
 // dup reports whether an identical message packet came from this address
