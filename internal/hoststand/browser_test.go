@@ -13,11 +13,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
-	"switchboard/internal/config"
 	"switchboard/internal/interop"
-	"switchboard/internal/numbering"
 	"switchboard/internal/pager"
 	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,46 +27,12 @@ const sender = "16195550100"
 // a "table ready" SMS is accepted and waits in RAM.
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
-	c.SMPP.Listen = ""
-	c.CPT.Listen = ""
-	c.Pager.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = ""
-	c.Voice.Listen = ""
+	c := servertest.Config(t)
+	c.SMPP.Listen, c.CPT.Listen, c.UDPChat.Listen, c.Voice.Listen = "", "", "", ""
 	c.Pager.Sender = sender
 	c.Pager.Retransmit.Duration = 20 * time.Millisecond
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
-	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := numbering.ParseNumberArg("+" + sender)
-	if err := db.AddNumber(n, numbering.Local, true); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s := server.New(c, server.NewLogger(io.Discard, "text", "info"))
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx, func(*server.Server) { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	servertest.AddLocalNumber(t, c, sender)
+	s, _ := servertest.Start(t, c)
 	return s
 }
 

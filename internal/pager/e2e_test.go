@@ -13,10 +13,10 @@ import (
 	"switchboard/internal/config"
 	"switchboard/internal/datadir"
 	"switchboard/internal/interop"
-	"switchboard/internal/numbering"
 	"switchboard/internal/pager"
 	"switchboard/internal/pms"
 	"switchboard/internal/server"
+	"switchboard/internal/servertest"
 )
 
 // syncBuffer is a log sink the server writes while the test reads.
@@ -61,17 +61,8 @@ func startPagerWorld(t testing.TB) *pagerWorld { return startPagerWorldWith(t, f
 func startPagerWorldWith(t testing.TB, sink bool) *pagerWorld {
 	t.Helper()
 	smsc := interop.StartNodeSMSC(t, interop.NodeSMSCConfig{SystemID: "sbup", Password: "uppw", FirstMessageID: 9000, Sink: sink})
-	c, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = t.TempDir()
-	c.Admin.Listen = "127.0.0.1:0"
-	c.SMPP.Listen = ""
-	c.CPT.Listen = ""
-	c.Pager.Listen = "127.0.0.1:0"
-	c.UDPChat.Listen = ""
-	c.Voice.Listen = ""
+	c := servertest.Config(t)
+	c.SMPP.Listen, c.CPT.Listen, c.UDPChat.Listen, c.Voice.Listen = "", "", "", ""
 	c.Pager.Sender = senderNumber
 	c.Uplink.Host, c.Uplink.Port = "127.0.0.1", smsc.Port
 	c.Uplink.SystemID, c.Uplink.Password = "sbup", "uppw"
@@ -81,39 +72,9 @@ func startPagerWorldWith(t testing.TB, sink bool) *pagerWorld {
 		level = "info"
 		c.Pager.MaxInFlight = 256
 	}
-	c.Shutdown.DrainTimeout.Duration = 3 * time.Second
-	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := numbering.ParseNumberArg("+" + senderNumber)
-	if err := db.AddNumber(n, numbering.Local, true); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
+	servertest.AddLocalNumber(t, c, senderNumber)
 	w := &pagerWorld{cfg: c, smsc: smsc, logs: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
-	w.srv = server.New(c, server.NewLogger(w.logs, "text", level))
-	go func() { errc <- w.srv.Run(ctx, func(*server.Server) { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server did not start: %v", err)
-	}
-	var once sync.Once
-	w.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-errc; err != nil {
-				t.Errorf("server: %v", err)
-			}
-		})
-	}
-	t.Cleanup(w.stop)
+	w.srv, w.stop = servertest.StartLogged(t, c, w.logs, level)
 	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer bcancel()
 	if err := w.srv.Uplink().WaitBound(bctx); err != nil {

@@ -9,11 +9,13 @@ package servertest
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"switchboard/internal/config"
+	"switchboard/internal/numbering"
 	"switchboard/internal/server"
 )
 
@@ -36,15 +38,39 @@ func Config(t testing.TB) *config.Config {
 	return c
 }
 
+// AddLocalNumber provisions a locally owned, SMS-provisioned number (E.164
+// digits) in c's data directory before the server starts.
+func AddLocalNumber(t testing.TB, c *config.Config, e164 string) {
+	t.Helper()
+	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	n, err := numbering.ParseNumberArg("+" + e164)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddNumber(n, numbering.Local, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Start runs a server on c until the test ends or stop is called (stop
 // waits for it and may be called more than once). A server that fails to
 // start, or returns an error, fails the test.
 func Start(t testing.TB, c *config.Config) (s *server.Server, stop func()) {
 	t.Helper()
+	return StartLogged(t, c, io.Discard, "info")
+}
+
+// StartLogged is Start with the server's log written to w at level.
+func StartLogged(t testing.TB, c *config.Config, w io.Writer, level string) (s *server.Server, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *server.Server, 1)
 	errc := make(chan error, 1)
-	s = server.New(c, server.NewLogger(io.Discard, "text", "info"))
+	s = server.New(c, server.NewLogger(w, "text", level))
 	go func() { errc <- s.Run(ctx, func(s *server.Server) { ready <- s }) }()
 	select {
 	case <-ready:
