@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"switchboard/internal/mmsg"
 )
 
 // Handler receives the requests that the other end of a connection sends.
@@ -432,7 +434,9 @@ const batchSize = 32
 
 func (p *Peer) reader() {
 	defer p.exit()
-	br, err := newBatchReader(p.conn, batchSize)
+	// Each slot holds MaxMessage+1 bytes so that truncation (an oversize
+	// packet) is detectable.
+	br, err := mmsg.NewReader(p.conn.c, batchSize, p.conn.maxMessage+1, false)
 	if err != nil {
 		p.shutdown(err, false)
 		return
@@ -447,7 +451,7 @@ func (p *Peer) reader() {
 			// a round trip to lose.
 			runtime.Gosched()
 		}
-		n, err := br.read()
+		n, err := br.Read()
 		last = n
 		if err != nil {
 			// A read fails when shutdown closed the socket; the peer
@@ -456,7 +460,7 @@ func (p *Peer) reader() {
 			return
 		}
 		for i := range n {
-			l := br.length(i)
+			l := len(br.Packet(i))
 			if l == 0 {
 				// On a SOCK_SEQPACKET socket a zero-length read is
 				// how the kernel reports that the other end hung
@@ -468,10 +472,10 @@ func (p *Peer) reader() {
 			p.metrics.in()
 			if l > p.cfg.MaxMessage {
 				p.metrics.big()
-				p.oversize(br.bufs[i][:l])
+				p.oversize(br.Packet(i))
 				continue
 			}
-			p.dispatch(br.bufs[i][:l])
+			p.dispatch(br.Packet(i))
 		}
 	}
 }
@@ -542,7 +546,7 @@ func (p *Peer) writer() {
 	// Closing the socket on every way out is what ends the reader, which
 	// may be blocked in a read.
 	defer p.conn.Close()
-	bw, err := newBatchWriter(p.conn, batchSize)
+	bw, err := mmsg.NewWriter(p.conn.c, batchSize)
 	if err != nil {
 		p.shutdown(err, false)
 		return
@@ -580,7 +584,7 @@ func (p *Peer) writer() {
 			deadline = now.Add(timeout)
 			p.conn.SetWriteDeadline(deadline)
 		}
-		err := bw.write(batch)
+		err := bw.Write(batch)
 		for i, bp := range batch {
 			putBuf(bp)
 			batch[i] = nil

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"switchboard/internal/mmsg"
 )
 
 // benchServer is a server whose datagram path is driven directly, with
@@ -161,7 +163,7 @@ func BenchmarkReceiveBacklog(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer tx.Close()
-			br, err := newBatchReader(conn, n, MaxDatagram+1)
+			br, err := mmsg.NewReader(conn, n, MaxDatagram+1, true)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -177,12 +179,12 @@ func BenchmarkReceiveBacklog(b *testing.B) {
 				}
 				b.StartTimer()
 				for got := 0; got < backlog; {
-					k, err := br.read()
+					k, err := br.Read()
 					if err != nil {
 						b.Fatal(err)
 					}
 					for i := range k {
-						d, addr := br.datagram(i)
+						d, addr := br.Packet(i), br.Source(i)
 						s.handle(d, plain, addr, replay)
 					}
 					got += k

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"switchboard/internal/mmsg"
 )
 
 // Caller places the "table ready" phone call (options bit 3).
@@ -228,15 +230,15 @@ func (s *Server) Serve(conn *net.UDPConn) error {
 	replay := newReplayWindow(s.cfg.ReplayWindow, s.cfg.MaxNonces)
 	// One byte more than the longest datagram, so that a longer one
 	// shows as too long instead of being cut to a valid-looking length.
-	br, err := newBatchReader(conn, batchSize, MaxDatagram+1)
+	br, err := mmsg.NewReader(conn, batchSize, MaxDatagram+1, true)
 	if err != nil {
 		return fmt.Errorf("pager: %w", err)
 	}
 	plain := make([]byte, MaxDatagram)
 	for {
-		n, err := br.read()
+		n, err := br.Read()
 		for i := range n {
-			b, addr := br.datagram(i)
+			b, addr := br.Packet(i), br.Source(i)
 			s.handle(b, plain, addr, replay)
 		}
 		if err != nil {
