@@ -96,6 +96,21 @@ func cmdVoice(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, rep.Result)
 		return nil
 	}
+	// membership reads what JOIN and LEAVE take: the acting uid, the uid
+	// joined or removed (--user, default the actor) and the channel.
+	membership := func() (a, target, chid uint64, err error) {
+		if a, err = actor(); err != nil {
+			return
+		}
+		if chid, err = onePos("CHID"); err != nil {
+			return
+		}
+		target = a
+		if *user != "" {
+			target, err = parseUID(*user, "--user")
+		}
+		return
+	}
 	switch sub {
 	case "register":
 		a := uint64(0)
@@ -153,35 +168,15 @@ func cmdVoice(ctx context.Context, env *Env, args []string) error {
 		}
 		return nil
 	case "leave":
-		a, err := actor()
+		a, target, chid, err := membership()
 		if err != nil {
 			return err
-		}
-		chid, err := onePos("CHID")
-		if err != nil {
-			return err
-		}
-		target := a
-		if *user != "" {
-			if target, err = parseUID(*user, "--user"); err != nil {
-				return err
-			}
 		}
 		return printResult(voice.Request{Cmd: voice.CmdLeave, UID: a, Target: target, Chid: chid})
 	case "join":
-		a, err := actor()
+		a, target, chid, err := membership()
 		if err != nil {
 			return err
-		}
-		chid, err := onePos("CHID")
-		if err != nil {
-			return err
-		}
-		target := a
-		if *user != "" {
-			if target, err = parseUID(*user, "--user"); err != nil {
-				return err
-			}
 		}
 		if *wav != "" && *tone != 0 {
 			return errUsagef("--wav and --tone exclude each other")
