@@ -159,7 +159,8 @@ type Admin struct {
 
 // Store configures the persistent message store.
 type Store struct {
-	MaxBatch int `toml:"max_batch"`
+	MaxBatch      int `toml:"max_batch"`
+	PreallocateMB int `toml:"preallocate_mb"`
 }
 
 // Shutdown configures the graceful stop.
@@ -250,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.MaxBatch < 1 || c.Store.MaxBatch > 4096 {
 		return bad("store.max_batch", "%d is not between 1 and 4096", c.Store.MaxBatch)
+	}
+	if c.Store.PreallocateMB < 0 || c.Store.PreallocateMB > 1024 {
+		return bad("store.preallocate_mb", "%d is not between 0 and 1024", c.Store.PreallocateMB)
 	}
 	for key, d := range map[string]time.Duration{
 		"core.default_validity": c.Core.DefaultValidity.Duration, "core.max_validity": c.Core.MaxValidity.Duration,

@@ -39,7 +39,7 @@ func TestOverlayKeepsUnsetKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Admin.Listen != "127.0.0.1:1" || c.Log.Format != "text" || c.Store.MaxBatch != 4096 {
+	if c.Admin.Listen != "127.0.0.1:1" || c.Log.Format != "text" || c.Store.MaxBatch != 4096 || c.Store.PreallocateMB != 8 {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -52,6 +52,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[log]\nformat = \"xml\"\n", "log.format"},
 		{"[log]\nlevel = \"loud\"\n", "log.level"},
 		{"[store]\nmax_batch = 0\n", "store.max_batch"},
+		{"[store]\npreallocate_mb = -1\n", "store.preallocate_mb"},
+		{"[store]\npreallocate_mb = 2048\n", "store.preallocate_mb"},
 		{"[store]\nmax_batch = \"many\"\n", "store.max_batch"},
 		{"[shutdown]\ndrain_timeout = \"soon\"\n", "shutdown.drain_timeout"},
 		{"[shutdown]\ndrain_timeout = \"-1s\"\n", "shutdown.drain_timeout"},

@@ -35,7 +35,8 @@ func TestMain(m *testing.M) {
 }
 
 // buildBig writes bigRecords records, one per 10 ms of entry time, with
-// varied addresses; all historical except the last megabyte.
+// varied addresses; all historical except the last megabyte; then a zero
+// tail.
 func buildBig() (string, error) {
 	dir, err := os.MkdirTemp("", "switchboard-dump-bench-")
 	if err != nil {
@@ -70,6 +71,11 @@ func buildBig() (string, error) {
 		if _, err := w.Write(b[:]); err != nil {
 			return "", err
 		}
+	}
+	// As serve leaves it: the records, then the default zero tail, which
+	// the reader must find the end of without reading it.
+	if _, err := w.Write(make([]byte, pms.DefaultPreallocate)); err != nil {
+		return "", err
 	}
 	if err := w.Flush(); err != nil {
 		return "", err

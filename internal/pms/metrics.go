@@ -16,6 +16,9 @@ type Metrics struct {
 	active       prometheus.Gauge
 	fileBytes    prometheus.Gauge
 	historicalMB prometheus.Gauge
+	preallocated prometheus.Gauge
+	// preallocWaits counts appends that waited for the zero tail.
+	preallocWaits prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: keep
@@ -49,15 +52,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_pms_active_records", Help: "Active (not yet historical) records.",
 		}),
 		fileBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "switchboard_pms_file_bytes", Help: "Size of pms.bin.",
+			Name: "switchboard_pms_file_bytes", Help: "Bytes of records in pms.bin (its zero tail not counted).",
 		}),
 		historicalMB: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_pms_historical_megabytes", Help: "Leading megabytes of pms.bin holding only historical records.",
 		}),
+		preallocated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchboard_pms_allocated_bytes", Help: "Size of pms.bin, its zero tail included, as of the last extension.",
+		}),
+		preallocWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_pms_preallocation_waits_total", Help: "Group commits that waited for the zero tail to be extended.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.appends, m.updates, m.syncs, m.writeErrors, m.tornRecords,
-			m.batchRecords, m.syncSeconds, m.active, m.fileBytes, m.historicalMB)
+			m.batchRecords, m.syncSeconds, m.active, m.fileBytes, m.historicalMB,
+			m.preallocated, m.preallocWaits)
 	}
 	return m
 }

@@ -14,7 +14,8 @@ import (
 // 001 §2.2.3 describes for the dump tool. It takes no lock and never writes,
 // so it can be used while a serve process appends to the same file.
 //
-// A Reader is a snapshot of the file's length at the moment it was opened:
+// A Reader is a snapshot of the file's records at the moment it was opened
+// (the zero tail that the store keeps ahead of them is not part of it):
 // records appended later are not seen, while state trailers rewritten in
 // place by the store (an active record being discharged) may or may not be
 // seen, since the mapping is shared with the page cache. A state trailer
@@ -33,8 +34,9 @@ type Reader struct {
 	base uint64
 }
 
-// OpenReader maps the store file at path. An empty file is a valid, empty
-// store. A size that is not a multiple of RecordSize is rounded down: the
+// OpenReader maps the store file at path. An empty file, or one that is all
+// zeros (the zero tail of a store that holds no record yet), is a valid,
+// empty store. A size that is not a multiple of RecordSize is rounded down: the
 // partial record is a write in progress (or a torn tail that the store will
 // cut when it next starts) and is not shown. A file whose first record does
 // not start with the record magic is refused with an error wrapping
@@ -69,17 +71,19 @@ func OpenReader(path string) (*Reader, error) {
 	}
 	r.data = data
 	first := data[:RecordSize]
-	if first[0] != magic0 || first[1] != magic1 {
-		err := fmt.Errorf("%s: not a switchboard message store: %w", path, ErrMagic)
-		if isZeros(first) {
-			// The store writes whole records, so zeros here are a first
-			// write that never completed; serve cuts them when it starts.
-			err = fmt.Errorf("%s: first record is all zeros (an interrupted first write?): %w", path, ErrMagic)
-		}
+	if isZeros(first) {
+		// A store that holds no record yet is all zero tail (or its first
+		// write never completed, which serve cuts when it starts): either
+		// way it is empty.
 		r.Close()
-		return nil, err
+		return &Reader{path: path}, nil
+	}
+	if first[0] != magic0 || first[1] != magic1 {
+		r.Close()
+		return nil, fmt.Errorf("%s: not a switchboard message store: %w", path, ErrMagic)
 	}
 	r.base = PeekIndex(first)
+	r.n = recordsEnd(data, r.n)
 	// A binary search touches a few pages far apart; the kernel's default
 	// read-around would fetch 128 KiB for each of them, which on a cold
 	// cache makes a search several times slower. Callers that then read a
@@ -162,6 +166,42 @@ func (r *Reader) Close() error {
 		return fmt.Errorf("munmap %s: %w", r.path, err)
 	}
 	return nil
+}
+
+// recordsEnd returns the number of records in a mapping of n positions that
+// may end in a zero tail (docs/pms.md): the first position whose magic is
+// zero, found without touching the rest of the file. A file without a tail
+// costs one look at its last record; otherwise the search goes back from
+// the end in doubling steps until it finds a record, then bisects, so it
+// reads a few pages near the end even in a file of ten million records.
+// Records are contiguous up to the tail in a healthy file; around a torn
+// write (before serve has cut it) any boundary found is as good as another.
+func recordsEnd(data []byte, n int) int {
+	isRecord := func(i int) bool {
+		b := data[i*RecordSize:]
+		return b[0] != 0 || b[1] != 0
+	}
+	if n == 0 || isRecord(n-1) {
+		return n
+	}
+	// Invariant: position hi is zero tail; lo is a record or -1.
+	hi, step := n-1, 1
+	lo := hi - step
+	for lo >= 0 && !isRecord(lo) {
+		hi = lo
+		step *= 2
+		lo = hi - step
+	}
+	lo = max(lo, -1)
+	for hi-lo > 1 {
+		mid := int(uint(lo+hi) >> 1)
+		if isRecord(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // isZeros reports whether b holds only zero bytes.

@@ -65,9 +65,21 @@ type Options struct {
 	// at once, clamped to [1, 8]; 0 means DefaultSyncDepth. Acknowledgements
 	// stay in file order whatever the depth.
 	SyncDepth int
+	// Preallocate is how many bytes of zeros the store keeps written ahead
+	// of its last record (the zero tail, docs/pms.md), rounded to whole
+	// records: 0 means DefaultPreallocate, a negative value none. On ext4 an
+	// fdatasync after overwriting blocks that are already allocated and
+	// written is about 1.5 times faster than one after an append, which
+	// also has to make the new file size durable.
+	Preallocate int64
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 }
+
+// DefaultPreallocate is the zero tail kept by default: 8 MiB, 32,768
+// records, which at 200,000 appends per second is 160 ms of appends;
+// the tail is extended in the background when half of it is used.
+const DefaultPreallocate = 8 << 20
 
 func (o *Options) setDefaults() {
 	if o.Logger == nil {
@@ -80,6 +92,13 @@ func (o *Options) setDefaults() {
 		o.SyncDepth = DefaultSyncDepth
 	}
 	o.SyncDepth = min(o.SyncDepth, 8)
+	switch {
+	case o.Preallocate == 0:
+		o.Preallocate = DefaultPreallocate
+	case o.Preallocate < 0:
+		o.Preallocate = 0
+	}
+	o.Preallocate -= o.Preallocate % RecordSize
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -152,6 +171,19 @@ type Store struct {
 	// slot is signalled when a sync completes, for a committer waiting
 	// for room in the pipeline.
 	slot chan struct{}
+
+	// The zero tail (see reserve and extender), guarded by amu. allocEnd
+	// is the file's size: records, then zeros. The committer writes
+	// records only below allocEnd, or beyond it while no extension runs;
+	// the extender writes zeros only at or above the allocEnd it was
+	// handed, so the two never write the same bytes.
+	amu       sync.Mutex
+	extDone   *sync.Cond // signalled when an extension ends
+	allocEnd  int64
+	extending bool
+	prealloc  int64 // Options.Preallocate; 0 once an extension failed
+	extend    chan int64
+	extWg     sync.WaitGroup
 
 	// Completion side, guarded by cmu.
 	cmu         sync.Mutex
@@ -244,7 +276,10 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 		buf:    make([]byte, opts.MaxBatch*RecordSize),
 
 		retiring: map[uint64]int{},
+		prealloc: opts.Preallocate,
+		extend:   make(chan int64, 1),
 	}
+	s.extDone = sync.NewCond(&s.amu)
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", s.path, err)
@@ -283,6 +318,12 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 			go s.syncer(sf)
 		}
 	}
+	s.m.preallocated.Set(float64(s.allocEnd))
+	s.extWg.Add(1)
+	go s.extender()
+	// A store opened with less zero tail than half the preallocation starts
+	// extending it now, before the first append needs it.
+	s.reserve(int64(s.next-s.base) * RecordSize)
 	go s.commit()
 	return s, nil
 }
@@ -301,29 +342,14 @@ func (s *Store) recover(visit func(*Record) error) error {
 	}
 	// Look at the first record before changing anything, so that a foreign
 	// file is refused untouched rather than "repaired".
+	var first []byte
 	if size > 0 {
-		first := make([]byte, min(size, RecordSize))
+		first = make([]byte, min(size, RecordSize))
 		if _, err := s.f.ReadAt(first, 0); err != nil {
 			return fmt.Errorf("read %s: %w", s.path, err)
 		}
 		if !allZero(first) && (len(first) < 2 || first[0] != magic0 || first[1] != magic1) {
 			return fmt.Errorf("%s: %w", s.path, ErrForeign)
-		}
-		var r Record
-		if len(first) == RecordSize {
-			switch err := Decode(first, &r); {
-			case err == nil || errors.Is(err, ErrStateCRC):
-				if r.Index != base && base != 0 {
-					s.log.Warn("index-base disagrees with the first record; the record wins", "file", s.path, "index_base", base, "first_index", r.Index)
-				}
-				base = r.Index
-			case errors.Is(err, ErrVersion):
-				return fmt.Errorf("%s: %w", s.path, err)
-			case size/RecordSize > DefaultMaxBatch:
-				return fmt.Errorf("%s: first record unreadable: %w (%w)", s.path, ErrCorrupt, err)
-			}
-			// Otherwise the whole file may be one torn first batch; the
-			// scan below decides.
 		}
 	}
 	if rem := size % RecordSize; rem != 0 {
@@ -333,7 +359,29 @@ func (s *Store) recover(visit func(*Record) error) error {
 			return err
 		}
 	}
-	n := uint64(size / RecordSize)
+	// The records end where the zero tail begins (docs/pms.md): after the
+	// last record that is not all zeros.
+	n, err := s.dataEnd(uint64(size / RecordSize))
+	if err != nil {
+		return err
+	}
+	s.allocEnd = size
+	if len(first) == RecordSize {
+		var r Record
+		switch err := Decode(first, &r); {
+		case err == nil || errors.Is(err, ErrStateCRC):
+			if r.Index != base && base != 0 {
+				s.log.Warn("index-base disagrees with the first record; the record wins", "file", s.path, "index_base", base, "first_index", r.Index)
+			}
+			base = r.Index
+		case errors.Is(err, ErrVersion):
+			return fmt.Errorf("%s: %w", s.path, err)
+		case n > DefaultMaxBatch:
+			return fmt.Errorf("%s: first record unreadable: %w (%w)", s.path, ErrCorrupt, err)
+		}
+		// Otherwise the whole file may be one torn first batch; the scan
+		// below decides.
+	}
 	s.base = base
 
 	hist, err := ReadHistoricalMB(s.opts.Dir)
@@ -362,9 +410,12 @@ func (s *Store) recover(visit func(*Record) error) error {
 	if end < n {
 		s.log.Warn("cutting torn records at the end of the store", "file", s.path, "records", n-end, "first_cut_index", base+end)
 		s.m.tornRecords.Add(float64(n - end))
+		// The cut takes the zero tail with it; the extender writes a new
+		// one.
 		if err := s.truncate(int64(end) * RecordSize); err != nil {
 			return err
 		}
+		s.allocEnd = int64(end) * RecordSize
 		n = end
 	}
 	s.next = base + n
@@ -436,6 +487,28 @@ func (s *Store) scan(start, n, tornFrom uint64, visit func(*Record) error) (uint
 		pos += cnt
 	}
 	return n, nil
+}
+
+// dataEnd returns the number of positions before the zero tail of a file
+// of n positions: one past the last record that is not all zeros. It reads
+// the file backwards a megabyte at a time, so it costs the length of the
+// tail (at most about two preallocations) however large the file is.
+func (s *Store) dataEnd(n uint64) (uint64, error) {
+	buf := make([]byte, RecordsPerMB*RecordSize)
+	for end := n; end > 0; {
+		cnt := min(end, RecordsPerMB)
+		b := buf[:cnt*RecordSize]
+		if _, err := s.f.ReadAt(b, int64(end-cnt)*RecordSize); err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read %s: %w", s.path, err)
+		}
+		for i := cnt; i > 0; i-- {
+			if !allZero(b[(i-1)*RecordSize : i*RecordSize]) {
+				return end - cnt + i, nil
+			}
+		}
+		end -= cnt
+	}
+	return 0, nil
 }
 
 func (s *Store) rewriteState(pos uint64, dstClass Class, st *State) error {
@@ -697,6 +770,9 @@ func (s *Store) Close() error {
 	default:
 	}
 	<-s.done
+	// The committer is gone, so nothing starts another extension.
+	close(s.extend)
+	s.extWg.Wait()
 	close(s.histWr)
 	s.histWg.Wait()
 	var cerr error
@@ -978,6 +1054,7 @@ func (s *Store) write(b *batch) {
 		}
 	}
 	if ioErr == nil && nbuf > 0 {
+		s.reserve(int64(pos-s.base) * RecordSize)
 		if _, werr := s.f.WriteAt(s.buf[:nbuf], int64(s.next-s.base)*RecordSize); werr != nil {
 			ioErr = fmt.Errorf("write %s: %w", s.path, werr)
 		}
@@ -994,6 +1071,71 @@ func (s *Store) write(b *batch) {
 	s.flight = append(s.flight, b)
 	s.flightRecs += b.records
 	s.cmu.Unlock()
+}
+
+// reserve is called by the committer before it writes records up to byte
+// end of pms.bin. Below allocEnd those bytes are zero tail: writing them
+// changes no file size, which makes the fdatasync that follows cheaper.
+// Past allocEnd the write is a plain append, allowed only while no
+// extension is writing zeros there (the committer waits for it to end;
+// the switchboard_pms_preallocation_waits_total metric counts this, which
+// means the tail was too short for the rate of appends). When less than
+// half a preallocation of zeros is left, reserve hands the extender the
+// next one.
+func (s *Store) reserve(end int64) {
+	s.amu.Lock()
+	for end > s.allocEnd && s.extending {
+		s.m.preallocWaits.Inc()
+		s.extDone.Wait()
+	}
+	s.allocEnd = max(s.allocEnd, end)
+	if s.prealloc == 0 || s.extending || s.allocEnd-end >= s.prealloc/2 {
+		s.amu.Unlock()
+		return
+	}
+	s.extending = true
+	from := s.allocEnd
+	s.amu.Unlock()
+	s.extend <- from // never blocks: one extension at a time
+}
+
+// extender writes the zero tail: given the file's size, it writes
+// Preallocate bytes of zeros from there, makes them durable (so that the
+// committer's fdatasync does not carry them), and publishes the new size.
+// A failure (a full disk) turns preallocation off with a warning: appends
+// go on without it, and fail on their own if the disk is full.
+func (s *Store) extender() {
+	defer s.extWg.Done()
+	zeros := make([]byte, 1<<20)
+	for from := range s.extend {
+		to := from + s.prealloc
+		err := s.writeZeros(zeros, from, to)
+		s.amu.Lock()
+		if err != nil {
+			s.log.Warn("cannot preallocate the message store; appending without a zero tail", "file", s.path, "error", err)
+			s.prealloc = 0
+		} else {
+			s.allocEnd = max(s.allocEnd, to)
+			s.m.preallocated.Set(float64(to))
+		}
+		s.extending = false
+		s.extDone.Broadcast()
+		s.amu.Unlock()
+	}
+}
+
+func (s *Store) writeZeros(zeros []byte, from, to int64) error {
+	for off := from; off < to; {
+		n := min(int64(len(zeros)), to-off)
+		if _, err := s.f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("write %s: %w", s.path, err)
+		}
+		off += n
+	}
+	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+		return fmt.Errorf("fdatasync %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // placeAppend copies a request's records, encoded by Append (or given to

@@ -110,6 +110,9 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 		Logger:   s.log,
 		Metrics:  pms.NewMetrics(s.reg),
 		MaxBatch: s.cfg.Store.MaxBatch,
+		// 0 in the config turns the zero tail off; 0 in Options means the
+		// default.
+		Preallocate: preallocateBytes(s.cfg.Store.PreallocateMB),
 	}, c.Restore)
 	if err != nil {
 		return err
@@ -349,3 +352,12 @@ func (s *Server) UDPChatAddr() net.Addr { return s.chat.udpAddr }
 
 // Chat is the chat service.
 func (s *Server) Chat() *chat.Service { return s.chat.svc }
+
+// preallocateBytes turns store.preallocate_mb into pms.Options.Preallocate,
+// where 0 asks for the default and a negative value for no zero tail.
+func preallocateBytes(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
+}
