@@ -836,11 +836,22 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 		c.m.duplicates.Inc()
 		return rv.other.index, true, nil
 	}
-	err := c.store.Append(ctx, rec)
+	// Encoded here rather than by Append so that the bytes as stored (the
+	// store writes the index, entry time and CRC into them) can be kept for
+	// the SM's first delivery, which then needs no pread.
+	raw := new([pms.RecordSize]byte)
+	err := pms.Encode(raw[:], rec)
+	if err == nil {
+		var entry time.Time
+		rec.Index, entry, err = c.store.AppendRaw(ctx, raw)
+		if err == nil {
+			rec.Entry = entry
+		}
+	}
 	if err != nil {
 		err = reject(coresock.StatusStoreFailed, err.Error())
 	}
-	storedReport := c.stored(rec, &rv, err, nil)
+	storedReport := c.stored(rec, &rv, err, raw)
 	if err != nil {
 		return 0, false, err
 	}

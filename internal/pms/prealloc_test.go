@@ -2,6 +2,7 @@ package pms
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"testing"
@@ -136,6 +137,93 @@ func TestRecordsEnd(t *testing.T) {
 			if got := recordsEnd(data, n); got != records {
 				t.Fatalf("%d positions, %d records: found %d", n, records, got)
 			}
+		}
+	}
+}
+
+// TestMirrorUpdates updates records young enough to be in the mirror and
+// records that are not, in batches that mix them, then reopens the store
+// and checks every record's state and body: trailers written from the
+// mirror in runs must carry each record's latest state, and the bytes
+// between them must be the records as stored.
+func TestMirrorUpdates(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{}, nil)
+	const n = mirrorRecords + 3000
+	recs := appendBatches(t, s, n)
+	ctx := context.Background()
+	want := make([]Disposition, n)
+	for i := range want {
+		want[i] = Active
+	}
+	// Three passes in parallel goroutines so that updates share batches:
+	// every third record delivered, every fifth then... failed (refused
+	// when already delivered), every seventh expired, the old records
+	// (outside the mirror) included, with and without the class known.
+	type upd struct {
+		i    int
+		disp Disposition
+	}
+	var plan [][]upd
+	for _, step := range []struct {
+		every int
+		disp  Disposition
+	}{{3, Delivered}, {5, Failed}, {7, Expired}} {
+		var p []upd
+		for i := 0; i < n; i += step.every {
+			if want[i] == Active {
+				want[i] = step.disp
+				p = append(p, upd{i, step.disp})
+			}
+		}
+		plan = append(plan, p)
+	}
+	for _, p := range plan {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := w; k < len(p); k += 4 {
+					u := p[k]
+					st := State{Disposition: u.disp}
+					var err error
+					if u.i%2 == 0 {
+						err = s.UpdateClass(ctx, recs[u.i].Index, recs[u.i].DstClass, st)
+					} else {
+						err = s.Update(ctx, recs[u.i].Index, st)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	// A record made historical through the mirror is refused from then on.
+	young := n - 1 - (n-1)%3 // delivered in the first pass
+	if err := s.Update(ctx, recs[young].Index, State{Disposition: Failed}); !errors.Is(err, ErrHistorical) {
+		t.Fatalf("second discharge of a young record: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, Options{}, nil)
+	defer s.Close()
+	var got Record
+	for i, r := range recs {
+		if err := s.Read(r.Index, &got); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if got.State.Disposition != want[i] || string(got.UD) != string(r.UD) || got.Dst != r.Dst {
+			t.Fatalf("record %d: %s %q to %v, want %s %q to %v", i, got.State.Disposition, got.UD, got.Dst, want[i], r.UD, r.Dst)
 		}
 	}
 }

@@ -172,6 +172,13 @@ type Store struct {
 	// for room in the pipeline.
 	slot chan struct{}
 
+	// The mirror (see mirror.go): the last mirrorRecords records as the
+	// committer wrote them, and the updates of the batch being written
+	// whose trailers it has patched there but not yet written.
+	mirror     []byte
+	mirrorFrom uint64 // oldest absolute index the mirror holds
+	dirty      []uint64
+
 	// The zero tail (see reserve and extender), guarded by amu. allocEnd
 	// is the file's size: records, then zeros. The committer writes
 	// records only below allocEnd, or beyond it while no extension runs;
@@ -274,6 +281,7 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 		slot:   make(chan struct{}, 1),
 		toSync: make(chan *batch, opts.SyncDepth),
 		buf:    make([]byte, opts.MaxBatch*RecordSize),
+		mirror: make([]byte, mirrorRecords*RecordSize),
 
 		retiring: map[uint64]int{},
 		prealloc: opts.Preallocate,
@@ -290,6 +298,7 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 		return nil, err
 	}
 	s.durableNext = s.next
+	s.mirrorFrom = s.next
 	// With SyncDepth > 1, each syncer has a descriptor of its own: a
 	// writeback error is reported once per open file, so a syncer must not
 	// miss one that another syncer's fdatasync collected (its batch would
@@ -1053,6 +1062,10 @@ func (s *Store) write(b *batch) {
 			}
 		}
 	}
+	if ioErr == nil && len(s.dirty) > 0 {
+		ioErr = s.flushDirty()
+	}
+	s.dirty = s.dirty[:0]
 	if ioErr == nil && nbuf > 0 {
 		s.reserve(int64(pos-s.base) * RecordSize)
 		if _, werr := s.f.WriteAt(s.buf[:nbuf], int64(s.next-s.base)*RecordSize); werr != nil {
@@ -1158,6 +1171,7 @@ func (s *Store) placeAppend(r *request, pos uint64, now int64, off int) {
 		if r.raw != nil {
 			copy(r.raw[i][:], b)
 		}
+		copy(s.mirrorSlot(pos+uint64(i)), b)
 	}
 }
 
@@ -1307,13 +1321,16 @@ func (s *Store) applyUpdate(r *request) error {
 	}
 	off := int64(r.index-s.base) * RecordSize
 	class := r.class
+	mirrored := s.mirrored(r.index)
 	if r.hasClass {
 		if !s.isActive(r.index) {
 			return fmt.Errorf("%w: %d", ErrHistorical, r.index)
 		}
 	} else {
 		var b [RecordSize]byte
-		if _, err := s.f.ReadAt(b[:], off); err != nil {
+		if mirrored {
+			copy(b[:], s.mirrorSlot(r.index))
+		} else if _, err := s.f.ReadAt(b[:], off); err != nil {
 			return ioError{fmt.Errorf("read %s: %w", s.path, err)}
 		}
 		var cur Record
@@ -1327,6 +1344,14 @@ func (s *Store) applyUpdate(r *request) error {
 	}
 	if r.state.Disposition.Historical() && r.state.Discharged.IsZero() {
 		r.state.Discharged = s.opts.Now()
+	}
+	if mirrored {
+		// Written with its neighbours once the batch's updates are in.
+		if err := EncodeState(s.mirrorSlot(r.index)[stateOffset:], class, &r.state); err != nil {
+			return err
+		}
+		s.dirty = append(s.dirty, r.index)
+		return nil
 	}
 	var st [StateSize]byte
 	if err := EncodeState(st[:], class, &r.state); err != nil {
