@@ -11,6 +11,8 @@
 package core
 
 import (
+	"switchboard/internal/workpool"
+
 	"context"
 	"errors"
 	"hash/maphash"
@@ -129,16 +131,16 @@ type peerQueue struct {
 // Core is the SMSC core. Create it with New, feed it the store's active
 // records with Restore while the store opens, then Start it.
 type Core struct {
-	cfg         Config
-	log         *slog.Logger
-	now         func() time.Time
-	dir         atomic.Pointer[Directory]
-	store       *pms.Store
-	rawKept     int // SMs holding raw; c.mu
-	seeds       [2]maphash.Seed
-	wg          sync.WaitGroup
-	wgMu        sync.Mutex
-	wgClosed    bool
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	dir     atomic.Pointer[Directory]
+	store   *pms.Store
+	rawKept int // SMs holding raw; c.mu
+	seeds   [2]maphash.Seed
+	// work runs the core's goroutines (deliveries, transfers, discharges,
+	// the timer) on kept goroutines; Close waits for them.
+	work        *workpool.Pool
 	kick        chan struct{}
 	stop        chan struct{}
 	m           *Metrics
@@ -234,6 +236,7 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		m:           opts.Metrics,
 		seeds:       [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		kick:        make(chan struct{}, 1),
+		work:        workpool.New(),
 		stop:        make(chan struct{}),
 		sms:         map[uint64]*sm{},
 		dedup:       map[dedupKey]uint64{},
@@ -416,10 +419,7 @@ func (c *Core) Close() {
 	// here, so that its goroutine does not outlive the core.
 	c.flushRestore(true)
 	close(c.stop)
-	c.wgMu.Lock()
-	c.wgClosed = true
-	c.wgMu.Unlock()
-	c.wg.Wait()
+	c.work.Close()
 }
 
 // newSM makes the RAM view of a record. key, if not nil, is its duplicate
@@ -663,21 +663,11 @@ func (c *Core) poke() {
 	}
 }
 
-// goRun runs f as a tracked goroutine, unless the core has closed: then
-// the work is left undone and its SM stays active in the store for the next
-// start. wgMu makes the check and the Add atomic against Close's Wait; it is
-// taken with or without mu held and never holds anything else.
+// goRun runs f on one of the core's goroutines, unless the core has
+// closed: then the work is left undone and its SM stays active in the
+// store for the next start.
 func (c *Core) goRun(f func()) {
-	c.wgMu.Lock()
-	defer c.wgMu.Unlock()
-	if c.wgClosed {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		f()
-	}()
+	c.work.Go(f)
 }
 
 // Submit admits a new SM (§2.4): it routes and checks it, stores it

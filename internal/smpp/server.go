@@ -1,6 +1,8 @@
 package smpp
 
 import (
+	"switchboard/internal/workpool"
+
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +112,7 @@ type Server struct {
 
 	authSem  chan struct{}
 	wg       sync.WaitGroup
-	work     *workers
+	work     *workpool.Pool
 	draining atomic.Bool   // Shutdown has begun: no new submits
 	quit     chan struct{} // closed by Shutdown
 
@@ -132,7 +134,7 @@ func NewServer(cfg ServerConfig, c Core, auth Authenticator, log *slog.Logger, m
 	return &Server{
 		cfg: cfg, core: c, auth: auth, log: log, m: m,
 		authSem:  make(chan struct{}, cfg.AuthConcurrency),
-		work:     newWorkers(),
+		work:     workpool.New(),
 		quit:     make(chan struct{}),
 		lns:      map[net.Listener]struct{}{},
 		sessions: map[*Session]struct{}{},
@@ -283,7 +285,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 	s.wg.Wait()
-	s.work.stop()
+	s.work.Close()
 }
 
 // DrainSession is called when the peer unbinds: the answers still owed go
@@ -423,7 +425,7 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 	}
 	s.wg.Add(1)
 	tk := ss.gate.enter()
-	s.work.run(func() {
+	s.work.Go(func() {
 		defer s.wg.Done()
 		id, st := s.admit(recs)
 		s.m.submitted(st)
@@ -490,7 +492,7 @@ func (s *Server) submitMulti(sess *Session, ss *serverSession, seq uint32, b *pd
 	}
 	s.wg.Add(1)
 	tk := ss.gate.enter()
-	s.work.run(func() {
+	s.work.Go(func() {
 		defer s.wg.Done()
 		defer ss.owed.done(weight)
 		defer tk.leave()
@@ -522,7 +524,7 @@ func (s *Server) later(ss *serverSession, f, busy func()) {
 		return
 	}
 	s.wg.Add(1)
-	s.work.run(func() {
+	s.work.Go(func() {
 		defer s.wg.Done()
 		defer ss.owed.done(1)
 		f()

@@ -1,6 +1,8 @@
 package smpp
 
 import (
+	"switchboard/internal/workpool"
+
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -78,7 +80,7 @@ type Uplink struct {
 	log  *slog.Logger
 	m    *Metrics
 	wg   sync.WaitGroup
-	work *workers
+	work *workpool.Pool
 
 	mu        sync.Mutex
 	sess      *Session // the bound session, nil while down
@@ -92,7 +94,7 @@ func NewUplink(cfg UplinkConfig, c Core, log *slog.Logger, m *Metrics) *Uplink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{}), work: newWorkers()}
+	return &Uplink{cfg: cfg.withDefaults(), core: c, log: log, m: m, bound: make(chan struct{}), work: workpool.New()}
 }
 
 // WaitBound waits until the uplink is bound or ctx ends.
@@ -178,7 +180,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 	}
 	u.wg.Wait()
-	u.work.stop()
+	u.work.Close()
 	return nil
 }
 
@@ -342,7 +344,7 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 				return
 			}
 			u.wg.Add(1)
-			u.work.run(func() {
+			u.work.Go(func() {
 				defer u.wg.Done()
 				defer ow.done(1)
 				sess.Respond(hd.Sequence, u.receipt(b), &pdu.SMResp{Cmd: pdu.DeliverSMResp})
@@ -387,7 +389,7 @@ func (u *Uplink) mo(sess *Session, in *inbound, answer func(pdu.Status)) {
 		return
 	}
 	u.wg.Add(1)
-	u.work.run(func() {
+	u.work.Go(func() {
 		defer u.wg.Done()
 		defer ow.done(len(recs))
 		for _, r := range recs {

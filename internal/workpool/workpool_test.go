@@ -1,0 +1,48 @@
+package workpool
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestReuseAndClose runs jobs one after another (a kept worker takes
+// them) and many at once (new workers start), then checks that Close
+// waits for a running job and refuses later ones.
+func TestReuseAndClose(t *testing.T) {
+	p := New()
+	var ran atomic.Int64
+	for range 100 {
+		done := make(chan struct{})
+		if !p.Go(func() { ran.Add(1); close(done) }) {
+			t.Fatal("Go refused before Close")
+		}
+		<-done
+	}
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for range 50 {
+		wg.Add(1)
+		p.Go(func() { defer wg.Done(); <-release; ran.Add(1) })
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while jobs were running")
+	default:
+	}
+	close(release)
+	<-closed
+	wg.Wait()
+	if got := ran.Load(); got != 150 {
+		t.Fatalf("%d jobs ran, want 150", got)
+	}
+	if p.Go(func() { t.Error("job after Close ran") }) {
+		t.Fatal("Go accepted a job after Close")
+	}
+}
