@@ -25,6 +25,7 @@ func benchVoice(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&cfg.Metrics, "metrics", "", "the server's /metrics URL, to report its CPU time")
 	fs.IntVar(&cfg.Senders, "senders", 2, "sending goroutines")
 	fs.BoolVar(&cfg.NoRead, "no-read", false, "do not read the members' sockets (measures the server's capacity through its --metrics only)")
+	fs.BoolVar(&cfg.GRO, "gro", false, "turn UDP_GRO on at the members' sockets, so that the relay's GSO sends arrive coalesced (less client CPU; not what every client does)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -20,10 +20,23 @@ type Voice struct {
 	Announce         bool     `toml:"announce"`
 	Batch            int      `toml:"batch"`
 	SocketBuffer     int      `toml:"socket_buffer"`
+	GSO              bool     `toml:"gso"`
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	MaxConnections   int      `toml:"max_connections"`
 	FailBurst        int      `toml:"fail_burst"`
 	FailRate         float64  `toml:"fail_rate"`
+	// OpenRegisterShare is the part of max_users that open registrations
+	// (REGISTER with auid 0) may fill; OpenRegisterBurst and
+	// OpenRegisterRate limit them for all addresses together.
+	OpenRegisterShare float64 `toml:"open_register_share"`
+	OpenRegisterBurst int     `toml:"open_register_burst"`
+	OpenRegisterRate  float64 `toml:"open_register_rate"`
+}
+
+// OpenMaxUsers is how many users may be registered for an open
+// registration to succeed: open_register_share of max_users, at least 1.
+func (v *Voice) OpenMaxUsers() int {
+	return max(1, int(v.OpenRegisterShare*float64(v.MaxUsers)))
 }
 
 // PortRange parses relay_ports: "" (ephemeral ports: 0, 0) or "LOW-HIGH".
@@ -81,6 +94,15 @@ func (c *Config) validateVoice(bad func(key, format string, args ...any) error) 
 	}
 	if v.FailRate <= 0 {
 		return bad("voice.fail_rate", "must be positive")
+	}
+	if !(v.OpenRegisterShare > 0 && v.OpenRegisterShare <= 1) {
+		return bad("voice.open_register_share", "%v is not in (0, 1]", v.OpenRegisterShare)
+	}
+	if v.OpenRegisterBurst < 0 {
+		return bad("voice.open_register_burst", "must be 0 (no limit) or more")
+	}
+	if v.OpenRegisterRate <= 0 {
+		return bad("voice.open_register_rate", "must be positive")
 	}
 	return nil
 }

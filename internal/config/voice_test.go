@@ -31,6 +31,10 @@ func TestVoiceValidationNamesKey(t *testing.T) {
 		{"[voice]\nbatch = 0\n", "voice.batch"},
 		{"[voice]\nkeepalive_timeout = \"0s\"\n", "voice.keepalive_timeout"},
 		{"[voice]\nfail_rate = 0.0\n", "voice.fail_rate"},
+		{"[voice]\nopen_register_share = 0.0\n", "voice.open_register_share"},
+		{"[voice]\nopen_register_share = 1.5\n", "voice.open_register_share"},
+		{"[voice]\nopen_register_burst = -1\n", "voice.open_register_burst"},
+		{"[voice]\nopen_register_rate = 0.0\n", "voice.open_register_rate"},
 	} {
 		_, err := Load(writeConfig(t, c.text))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.key) {
@@ -43,5 +47,51 @@ func TestVoiceValidationNamesKey(t *testing.T) {
 	}
 	if lo, hi, ok := c.Voice.PortRange(); !ok || lo != 40000 || hi != 40099 {
 		t.Fatalf("range %d-%d", lo, hi)
+	}
+}
+
+// GSO is on by default and can be turned off; a value that is not a
+// boolean is refused.
+func TestVoiceGSO(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Voice.GSO {
+		t.Fatal("voice.gso is off by default")
+	}
+	c, err = Load(writeConfig(t, "[voice]\ngso = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Voice.GSO {
+		t.Fatal("voice.gso = false left it on")
+	}
+	if _, err := Load(writeConfig(t, "[voice]\ngso = \"off\"\n")); err == nil || !strings.Contains(err.Error(), "gso") {
+		t.Fatalf("gso = \"off\": %v, want an error naming gso", err)
+	}
+}
+
+// Open registration is bounded by default; the share of max_users it may
+// fill follows max_users.
+func TestVoiceOpenRegister(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.Voice
+	if v.OpenRegisterShare != 0.9 || v.OpenRegisterBurst != 100 || v.OpenRegisterRate != 1 || v.OpenMaxUsers() != 90000 {
+		t.Fatalf("open registration defaults: share %v burst %d rate %v max %d",
+			v.OpenRegisterShare, v.OpenRegisterBurst, v.OpenRegisterRate, v.OpenMaxUsers())
+	}
+	c, err = Load(writeConfig(t, "[voice]\nmax_users = 10\nopen_register_share = 0.05\nopen_register_burst = 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Voice.OpenMaxUsers(); got != 1 {
+		t.Fatalf("5%% of 10 users: OpenMaxUsers %d, want at least 1", got)
+	}
+	if c.Voice.OpenRegisterBurst != 0 {
+		t.Fatal("open_register_burst = 0 not kept")
 	}
 }

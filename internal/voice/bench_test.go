@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -11,51 +12,59 @@ import (
 )
 
 // discardConn is a batchConn whose sends vanish, to measure the relay's
-// own work per packet without the kernel's.
+// own work per packet without the kernel's. It counts datagrams, not
+// messages: a GSO message of k segments is k forwards.
 type discardConn struct{ sent int }
 
 func (d *discardConn) ReadBatch([]ipv4.Message, int) (int, error) { return 0, nil }
 func (d *discardConn) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
-	d.sent += len(ms)
+	for i := range ms {
+		d.sent += len(ms[i].Buffers)
+	}
 	return len(ms), nil
 }
 
 // BenchmarkRelayBatch is the user-space cost of relaying: one batch of 64
 // user packets from members of a 10-member channel, forwarded to the 9
-// others, per iteration. The kernel's sendmmsg cost comes on top (see
-// docs/benchmarks.md).
+// others, per iteration, with the forwards coalesced per destination for
+// GSO (gso=true) or one message each (gso=false). The kernel's sendmmsg
+// cost comes on top (see docs/benchmarks.md).
 func BenchmarkRelayBatch(b *testing.B) {
-	h := &Hub{cfg: testHubConfig()}
-	ch := &channel{hub: h, id: 1}
-	ch.members.Store(emptySet)
-	const members = 10
-	var in []ipv4.Message
-	for i := range members {
-		uid := uint64(1000 + i)
-		ch.addLocked(uid, time.Now())
-		ua := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + i}
-		m := ch.members.Load().byUID[uid]
-		ap := ua.AddrPort()
-		m.addr.Store(&bound{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), ua: ua})
+	for _, gso := range []bool{true, false} {
+		b.Run(fmt.Sprintf("gso=%v", gso), func(b *testing.B) {
+			h := &Hub{cfg: testHubConfig()}
+			ch := &channel{hub: h, id: 1, gso: gso}
+			ch.members.Store(emptySet)
+			const members = 10
+			var in []ipv4.Message
+			for i := range members {
+				uid := uint64(1000 + i)
+				ch.addLocked(uid, time.Now())
+				ua := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + i}
+				m := ch.members.Load().byUID[uid]
+				ap := ua.AddrPort()
+				m.addr.Store(&bound{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), ua: ua})
+			}
+			for i := range 64 {
+				uid := uint64(1000 + i%members)
+				pkt := make([]byte, PacketSize+1)
+				PutUser(pkt, uid, []byte("audio"))
+				in = append(in, ipv4.Message{Buffers: [][]byte{pkt}, N: PacketSize,
+					Addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + i%members}})
+			}
+			dc := &discardConn{}
+			ch.bc = dc
+			r := &relay{ch: ch, gso: gso}
+			now := time.Now()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				r.batch(in, now)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(dc.sent), "ns/forward")
+		})
 	}
-	for i := range 64 {
-		uid := uint64(1000 + i%members)
-		pkt := make([]byte, PacketSize+1)
-		PutUser(pkt, uid, []byte("audio"))
-		in = append(in, ipv4.Message{Buffers: [][]byte{pkt}, N: PacketSize,
-			Addr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 20000 + i%members}})
-	}
-	dc := &discardConn{}
-	ch.bc = dc
-	r := &relay{ch: ch}
-	now := time.Now()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		r.batch(in, now)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(dc.sent), "ns/forward")
 }
 
 // BenchmarkMemory reports the heap a channel and a member take: it makes

@@ -35,8 +35,11 @@ type ControlConfig struct {
 	// slow.
 	FailBurst int
 	FailRate  float64
-	Logger    *slog.Logger
-	Metrics   *Metrics
+	// MaxFailAddrs bounds the addresses the refusal budget remembers
+	// (default 10000); beyond it the least recently used is forgotten.
+	MaxFailAddrs int
+	Logger       *slog.Logger
+	Metrics      *Metrics
 }
 
 // Control is the KV control server (TCP). Each connection carries one
@@ -54,7 +57,7 @@ type Control struct {
 	conns map[net.Conn]struct{}
 	perIP map[netip.Addr]int
 	lns   []net.Listener
-	fails map[netip.Addr]*bucket
+	fails *failLimiter
 }
 
 // NewControl makes a control server over hub.
@@ -65,8 +68,12 @@ func NewControl(cfg ControlConfig, hub *Hub) *Control {
 	if cfg.MaxConnsPerIP <= 0 {
 		cfg.MaxConnsPerIP = 64
 	}
+	if cfg.MaxFailAddrs <= 0 {
+		cfg.MaxFailAddrs = defaultMaxFailAddrs
+	}
 	return &Control{hub: hub, cfg: cfg, log: cfg.Logger, quit: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}, perIP: map[netip.Addr]int{}, fails: map[netip.Addr]*bucket{}}
+		conns: map[net.Conn]struct{}{}, perIP: map[netip.Addr]int{},
+		fails: newFailLimiter(cfg.FailBurst, cfg.FailRate, cfg.MaxFailAddrs)}
 }
 
 // Serve accepts on ln until Shutdown.
@@ -238,15 +245,9 @@ func (c *Control) readFailed(err error) {
 	}
 }
 
-// bucket is a token bucket of refusals for one client address.
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// maxFailAddrs bounds the limiter's memory; when it is full, addresses
-// whose bucket has refilled are forgotten.
-const maxFailAddrs = 10000
+// defaultMaxFailAddrs bounds the refusal limiter's memory by default:
+// about 1 MB of buckets.
+const defaultMaxFailAddrs = 10000
 
 // limited reports whether ip is over its refusal budget for a command that
 // names a uid (GET_PORT and GET_CHANNELS name none and are never limited).
@@ -254,41 +255,12 @@ func (c *Control) limited(ip netip.Addr, cmd Command) bool {
 	if cmd == CmdGetPort || cmd == CmdGetChannels || c.cfg.FailBurst <= 0 {
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.fails[ip]
-	if b == nil {
-		return false
-	}
-	c.refill(b, time.Now())
-	return b.tokens < 1
+	return c.fails.limited(ip, time.Now())
 }
 
 // failed takes a token from ip's bucket.
 func (c *Control) failed(ip netip.Addr) {
-	if c.cfg.FailBurst <= 0 {
-		return
+	if c.cfg.FailBurst > 0 {
+		c.fails.fail(ip, time.Now())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	b := c.fails[ip]
-	if b == nil {
-		if len(c.fails) >= maxFailAddrs {
-			for a, o := range c.fails {
-				if c.refill(o, now); o.tokens >= float64(c.cfg.FailBurst) {
-					delete(c.fails, a)
-				}
-			}
-		}
-		b = &bucket{tokens: float64(c.cfg.FailBurst), at: now}
-		c.fails[ip] = b
-	}
-	c.refill(b, now)
-	b.tokens = max(b.tokens-1, 0)
-}
-
-func (c *Control) refill(b *bucket, now time.Time) {
-	b.tokens = min(float64(c.cfg.FailBurst), b.tokens+now.Sub(b.at).Seconds()*c.cfg.FailRate)
-	b.at = now
 }

@@ -21,7 +21,13 @@ type testControl struct {
 
 func newTestControl(t *testing.T, cc ControlConfig) *testControl {
 	t.Helper()
-	h := newTestHub(t, testHubConfig(), matrixUsers())
+	return newTestControlHub(t, cc, testHubConfig())
+}
+
+// newTestControlHub is newTestControl over a hub of cfg.
+func newTestControlHub(t *testing.T, cc ControlConfig, cfg Config) *testControl {
+	t.Helper()
+	h := newTestHub(t, cfg, matrixUsers())
 	if cc.IdleTimeout == 0 {
 		cc.IdleTimeout = 5 * time.Second
 	}
@@ -362,5 +368,38 @@ func TestControlAnonymousRegisterBudget(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(tc.m.controlErrs.WithLabelValues("rate_limited")); got != 1 {
 		t.Fatalf("rate_limited = %v", got)
+	}
+}
+
+// Open registrations from many addresses share one budget (the hub's
+// open registration bucket), which the per-address budget alone does
+// not give: four addresses of two registrations each get five in all.
+func TestControlOpenRegisterManyAddresses(t *testing.T) {
+	cfg := testHubConfig()
+	cfg.OpenRegisterBurst, cfg.OpenRegisterRate = 5, 0.001
+	tc := newTestControlHub(t, ControlConfig{FailBurst: 3, FailRate: 0.001}, cfg)
+	ok := 0
+	for ip := 2; ip <= 5; ip++ {
+		for range 2 {
+			nc, err := net.DialTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(ip))}, mustTCPAddr(t, tc.addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := AppendRequest(nil, Request{Cmd: CmdRegister})
+			if _, err := nc.Write(f); err != nil {
+				t.Fatal(err)
+			}
+			b, err := readReply(nc)
+			nc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if binary.BigEndian.Uint64(b) != 0 {
+				ok++
+			}
+		}
+	}
+	if ok != 5 {
+		t.Fatalf("%d open registrations from 4 addresses, want the shared burst of 5", ok)
 	}
 }

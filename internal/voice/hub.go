@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,17 @@ type Config struct {
 	// MaxChannels, MaxMembers (per channel) and MaxUsers bound the state
 	// requests can create.
 	MaxChannels, MaxMembers, MaxUsers int
+	// OpenMaxUsers bounds open registration (REGISTER with auid 0, which
+	// anyone may send): it is refused once this many users are registered
+	// (0: MaxUsers), so that the rest up to MaxUsers stays for users
+	// registered by one with perm_register_user however many addresses
+	// register anonymously.
+	OpenMaxUsers int
+	// OpenRegisterBurst and OpenRegisterRate are a token bucket for open
+	// registrations from all addresses together (burst 0: no limit), so
+	// that many addresses reach OpenMaxUsers no faster than one could.
+	OpenRegisterBurst int
+	OpenRegisterRate  float64
 	// KeepaliveTimeout removes members silent for this long (60 s, §2.1).
 	KeepaliveTimeout time.Duration
 	// RebindQuiet is how long a bound member must have been silent before
@@ -49,6 +61,11 @@ type Config struct {
 	// SocketBuffer sets SO_RCVBUF and SO_SNDBUF of channel sockets (0:
 	// the kernel default).
 	SocketBuffer int
+	// GSO sends the forwards of a batch to one member as one UDP GSO
+	// message (UDP_SEGMENT, Linux 4.18+) instead of one message per
+	// datagram; the member still receives separate 512-byte datagrams.
+	// A socket whose kernel or device refuses it falls back by itself.
+	GSO bool
 	// Key signs the server's system packets.
 	Key ed25519.PrivateKey
 	// Users persists registrations; nil keeps them in memory only.
@@ -58,6 +75,10 @@ type Config struct {
 	StateFile string
 	Logger    *slog.Logger
 	Metrics   *Metrics
+
+	// wrapConn, when set, wraps each channel's batch socket; tests use it
+	// to hold a relay's reads so that a burst arrives as one batch.
+	wrapConn func(batchConn) batchConn
 }
 
 // Hub errors.
@@ -89,6 +110,12 @@ type Hub struct {
 
 	saveMu   sync.Mutex // serializes state writes
 	savedVer uint64     // the version on disk; saveMu
+
+	// open is the token bucket of open registrations; mu.
+	openTokens float64
+	openAt     time.Time
+
+	gsoWarned atomic.Bool // the kernel's lack of UDP GSO has been logged
 }
 
 // NewHub makes a hub with the given registrations (uid → perm), restores
@@ -106,6 +133,12 @@ func NewHub(cfg Config, users map[uint64]Perm) (*Hub, error) {
 	if cfg.KeepaliveTimeout <= 0 || cfg.Batch < 1 || cfg.MaxChannels < 1 || cfg.MaxMembers < 1 || cfg.MaxUsers < 1 {
 		return nil, fmt.Errorf("%w: limits must be positive", ErrConfig)
 	}
+	if cfg.OpenMaxUsers <= 0 || cfg.OpenMaxUsers > cfg.MaxUsers {
+		cfg.OpenMaxUsers = cfg.MaxUsers
+	}
+	if cfg.OpenRegisterBurst > 0 && cfg.OpenRegisterRate <= 0 {
+		return nil, fmt.Errorf("%w: open registration rate must be positive", ErrConfig)
+	}
 	if cfg.PortMin > cfg.PortMax || cfg.PortMin < 0 || cfg.PortMax > 65535 {
 		return nil, fmt.Errorf("%w: port range %d-%d", ErrConfig, cfg.PortMin, cfg.PortMax)
 	}
@@ -117,6 +150,9 @@ func NewHub(cfg Config, users map[uint64]Perm) (*Hub, error) {
 		nextChid: 1,
 		nextPort: cfg.PortMin,
 		saveC:    make(chan struct{}, 1),
+		// The bucket starts full.
+		openTokens: float64(cfg.OpenRegisterBurst),
+		openAt:     time.Now(),
 	}
 	for uid, p := range users {
 		if ValidUID(uid) {
@@ -211,6 +247,9 @@ func (h *Hub) Register(auid uint64, perm Perm) (uint64, ErrorCode) {
 	if code == CodeSuccess && len(h.users) >= h.cfg.MaxUsers {
 		code = CodeServer
 	}
+	if code == CodeSuccess && auid == 0 && (len(h.users) >= h.cfg.OpenMaxUsers || !h.takeOpenLocked(time.Now())) {
+		code = CodeServer
+	}
 	if code != CodeSuccess {
 		h.mu.Unlock()
 		return 0, code
@@ -239,6 +278,20 @@ func (h *Hub) Register(auid uint64, perm Perm) (uint64, ErrorCode) {
 		}
 	}
 	return uid, CodeSuccess
+}
+
+// takeOpenLocked takes a token of the open registrations' bucket.
+func (h *Hub) takeOpenLocked(now time.Time) bool {
+	if h.cfg.OpenRegisterBurst <= 0 {
+		return true
+	}
+	h.openTokens = min(float64(h.cfg.OpenRegisterBurst), h.openTokens+now.Sub(h.openAt).Seconds()*h.cfg.OpenRegisterRate)
+	h.openAt = now
+	if h.openTokens < 1 {
+		return false
+	}
+	h.openTokens--
+	return true
 }
 
 // Unregister is CMD_UNREGISTER. The user leaves every channel; channels

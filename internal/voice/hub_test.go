@@ -48,7 +48,7 @@ func (u *memUsers) DeleteVoiceUser(uid uint64) error {
 func testHubConfig() Config {
 	return Config{
 		RelayHost: "127.0.0.1", MaxChannels: 100, MaxMembers: 50, MaxUsers: 1000,
-		KeepaliveTimeout: time.Minute, Batch: 16, Key: testKey, Announce: false,
+		KeepaliveTimeout: time.Minute, Batch: 16, Key: testKey, Announce: false, GSO: true,
 	}
 }
 
@@ -448,4 +448,43 @@ func TestCreateDeleteDurableBeforeReply(t *testing.T) {
 	if st := read(); st.NextChid <= c1 || len(st.Channels) != 0 {
 		t.Fatalf("after DELETE the file holds %+v", st)
 	}
+}
+
+// Open registrations stop at OpenMaxUsers; the rest up to MaxUsers stays
+// for registrations by a user with perm_register_user.
+func TestOpenRegisterLeavesReserve(t *testing.T) {
+	cfg := testHubConfig()
+	cfg.MaxUsers, cfg.OpenMaxUsers = 14, 11 // matrixUsers are 9
+	h := newTestHub(t, cfg, matrixUsers())
+	for i := range 2 {
+		if _, code := h.Register(0, PermNone); code != CodeSuccess {
+			t.Fatalf("open registration %d: %s", i, code)
+		}
+	}
+	_, code := h.Register(0, PermNone)
+	wantCode(t, "open registration at OpenMaxUsers", code, CodeServer)
+	for i := range 3 {
+		if _, code := h.Register(uRegister, PermNone); code != CodeSuccess {
+			t.Fatalf("registration %d by perm_register_user: %s", i, code)
+		}
+	}
+	_, code = h.Register(uRegister, PermNone)
+	wantCode(t, "registration at MaxUsers", code, CodeServer)
+}
+
+// The open registration bucket is shared by every caller and refills.
+func TestOpenRegisterRate(t *testing.T) {
+	cfg := testHubConfig()
+	cfg.OpenRegisterBurst, cfg.OpenRegisterRate = 2, 0.001
+	h := newTestHub(t, cfg, matrixUsers())
+	for range 2 {
+		must(t)(h.Register(0, PermNone))
+	}
+	_, code := h.Register(0, PermNone)
+	wantCode(t, "open registration beyond the burst", code, CodeServer)
+	must(t)(h.Register(uRegister, PermNone)) // not an open registration
+	h.mu.Lock()
+	h.openAt = time.Now().Add(-time.Hour) // an hour later: 3.6 tokens back
+	h.mu.Unlock()
+	must(t)(h.Register(0, PermNone))
 }

@@ -31,6 +31,7 @@ type Metrics struct {
 	bound        prometheus.Counter
 	expired      prometheus.Counter
 	acks         prometheus.Counter
+	gsoFallback  prometheus.Counter
 	channels     prometheus.Gauge
 	members      prometheus.Gauge
 }
@@ -74,6 +75,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_voice_acks_sent_total",
 			Help: "Signed ACK system packets sent in answer to an ack id.",
 		}),
+		gsoFallback: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_voice_gso_fallbacks_total",
+			Help: "Channel sockets that send one datagram per message because the kernel does not support or refused UDP GSO (voice.gso on).",
+		}),
 		channels: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "switchboard_voice_channels",
 			Help: "Channels that exist.",
@@ -84,7 +89,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.controlErrs, m.received, m.forwarded, m.sendErrors, m.dropped,
-		m.bound, m.expired, m.acks, m.channels, m.members)
+		m.bound, m.expired, m.acks, m.gsoFallback, m.channels, m.members)
 	for i, r := range dropReasons {
 		m.dropCounters[i] = m.dropped.WithLabelValues(r)
 	}
@@ -151,5 +156,11 @@ func (m *Metrics) setGauges(channels, members int) {
 func (m *Metrics) expiredInc(n int) {
 	if m != nil && n > 0 {
 		m.expired.Add(float64(n))
+	}
+}
+
+func (m *Metrics) gsoFallbackInc() {
+	if m != nil {
+		m.gsoFallback.Inc()
 	}
 }

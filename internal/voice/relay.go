@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -93,6 +94,9 @@ type channel struct {
 	members atomic.Pointer[memberSet]
 	done    chan struct{}
 	started bool
+	// gso is whether the relay coalesces the forwards to one member into
+	// one UDP GSO send (Config.GSO and a kernel that knows UDP_SEGMENT).
+	gso bool
 }
 
 func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
@@ -104,7 +108,20 @@ func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
 	} else {
 		ch.bc = v6batch{ipv6.NewPacketConn(conn)}
 	}
+	if h.cfg.wrapConn != nil {
+		ch.bc = h.cfg.wrapConn(ch.bc)
+	}
 	ch.members.Store(emptySet)
+	if h.cfg.GSO {
+		ch.gso = gsoSupported(conn)
+		if !ch.gso {
+			h.cfg.Metrics.gsoFallbackInc()
+			// The kernel is the same for every channel: say it once.
+			if h.gsoWarned.CompareAndSwap(false, true) {
+				h.log.Warn("voice relay: the kernel has no UDP GSO, channels send one datagram per message")
+			}
+		}
+	}
 	return ch
 }
 
@@ -183,18 +200,42 @@ func housekeepEvery(timeout time.Duration) time.Duration {
 // send batches, reused for every batch so that forwarding allocates
 // nothing of its own.
 type relay struct {
-	ch   *channel
-	in   []ipv4.Message
-	out  []ipv4.Message
-	bufs [][]byte // out[i].Buffers is bufs[i:i+1]
-	ack  []byte   // signed ACKs of this batch, PacketSize each
+	ch *channel
+	in []ipv4.Message
+	// The forwards queued in this batch, in the order they were queued:
+	// bufs[i] goes to to[i], which is the member at position dst[i] of the
+	// batch's member set.
+	bufs [][]byte
+	to   []*net.UDPAddr
+	dst  []int32
+	ack  []byte // signed ACKs of this batch, PacketSize each
 	cnt  relayCounts
+	// gso coalesces the forwards to one destination into one message of
+	// up to gsoMaxSegments datagrams; it starts as ch.gso and is turned
+	// off for good when the kernel refuses a GSO send.
+	gso bool
+	// ndst is the size of the batch's member set, and daddr its members'
+	// addresses as queued: the destinations dst indexes.
+	ndst  int
+	daddr []*net.UDPAddr
+	// msgs are the messages of one flush; ends and sorted are the
+	// counting sort that groups bufs by destination for GSO.
+	msgs   []ipv4.Message
+	ends   []int32
+	sorted [][]byte
+	single []ipv4.Message // the rest of a flush resent one datagram each after a GSO refusal
 }
+
+// gsoMaxSegments bounds the datagrams of one GSO send. The kernel takes up
+// to 64 (UDP_MAX_SEGMENTS, 128 since Linux 5.5) and at most 64 KiB of
+// payload; 64 × 512 bytes is 32 KiB, inside both limits on every kernel
+// with UDP GSO.
+const gsoMaxSegments = 64
 
 func (ch *channel) run() {
 	defer close(ch.done)
 	cfg := &ch.hub.cfg
-	r := &relay{ch: ch, in: make([]ipv4.Message, cfg.Batch)}
+	r := &relay{ch: ch, in: make([]ipv4.Message, cfg.Batch), gso: ch.gso}
 	for i := range r.in {
 		r.in[i].Buffers = [][]byte{make([]byte, PacketSize+1)}
 	}
@@ -229,9 +270,13 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 	cfg := &r.ch.hub.cfg
 	set := r.ch.members.Load()
 	nowNano := now.UnixNano()
-	r.out = r.out[:0]
-	r.bufs = r.bufs[:0]
+	r.bufs, r.to, r.dst = r.bufs[:0], r.to[:0], r.dst[:0]
 	r.ack = r.ack[:0]
+	r.ndst = len(set.list)
+	if cap(r.daddr) < r.ndst {
+		r.daddr = make([]*net.UDPAddr, r.ndst)
+	}
+	r.daddr = r.daddr[:r.ndst]
 	r.cnt.received += uint64(len(in))
 	for i := range in {
 		m := &in[i]
@@ -292,16 +337,18 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 					r.cnt.dropped[dropAckRate]++
 					continue
 				}
-				r.queueAck(p, a.ua)
+				// ACKs are rationed, so finding the sender's position
+				// by a scan costs little.
+				r.queueAck(p, a.ua, int32(slices.Index(set.list, sender)))
 			}
 			continue
 		}
-		for _, to := range set.list {
+		for j, to := range set.list {
 			if to == sender && !cfg.Echo {
 				continue
 			}
 			if ta := to.addr.Load(); ta != nil {
-				r.queue(b, ta.ua)
+				r.queue(b, ta.ua, int32(j))
 			}
 		}
 	}
@@ -310,13 +357,17 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 	r.cnt = relayCounts{}
 }
 
-func (r *relay) queue(b []byte, to *net.UDPAddr) {
+// queue adds a forward of b to the member at position d of the batch's
+// member set, whose address is to.
+func (r *relay) queue(b []byte, to *net.UDPAddr, d int32) {
 	r.bufs = append(r.bufs, b)
-	r.out = append(r.out, ipv4.Message{Addr: to})
+	r.to = append(r.to, to)
+	r.dst = append(r.dst, d)
+	r.daddr[d] = to
 }
 
 // queueAck answers a KEEPALIVE that carries an ack id with a signed ACK.
-func (r *relay) queueAck(p Packet, to *net.UDPAddr) {
+func (r *relay) queueAck(p Packet, to *net.UDPAddr, d int32) {
 	cfg := &r.ch.hub.cfg
 	if cap(r.ack)-len(r.ack) < PacketSize {
 		// Growing would move the ACKs already queued; send what is
@@ -327,41 +378,128 @@ func (r *relay) queueAck(p Packet, to *net.UDPAddr) {
 	off := len(r.ack)
 	r.ack = r.ack[:off+PacketSize]
 	PutSigned(r.ack[off:], cfg.Key, OpAck, p.UID, p.Ack, r.ch.id, uint64(time.Now().UnixMilli()))
-	r.queue(r.ack[off:off+PacketSize], to)
+	r.queue(r.ack[off:off+PacketSize], to, d)
 	r.cnt.acks++
 }
 
-// flush sends the queued datagrams. A send error skips that one datagram
-// (counted) and carries on with the rest.
+// flush sends the queued datagrams: with GSO one message per destination
+// (per gsoMaxSegments datagrams), else one message per datagram.
 func (r *relay) flush() {
-	for i := range r.out {
-		r.out[i].Buffers = r.bufs[i : i+1 : i+1]
+	if len(r.bufs) == 0 {
+		return
 	}
-	out := r.out
+	if r.gso {
+		r.send(r.coalesce())
+	} else {
+		r.msgs = r.msgs[:0]
+		for i := range r.bufs {
+			r.msgs = append(r.msgs, ipv4.Message{Buffers: r.bufs[i : i+1 : i+1], Addr: r.to[i]})
+		}
+		r.send(r.msgs)
+	}
+	r.bufs, r.to, r.dst = r.bufs[:0], r.to[:0], r.dst[:0]
+}
+
+// coalesce groups the queued datagrams by destination into GSO messages.
+// The grouping is a stable counting sort on the destination's position,
+// so that each destination gets its datagrams in the order they were
+// queued, which is the order they arrived in.
+func (r *relay) coalesce() []ipv4.Message {
+	nd := r.ndst
+	if cap(r.ends) < nd {
+		r.ends = make([]int32, nd)
+	}
+	ends := r.ends[:nd]
+	clear(ends)
+	for _, d := range r.dst {
+		ends[d]++
+	}
+	// ends[d] becomes where destination d's datagrams start; placing
+	// them moves it to where they end.
+	var sum int32
+	for d, c := range ends {
+		ends[d] = sum
+		sum += c
+	}
+	if cap(r.sorted) < len(r.bufs) {
+		r.sorted = make([][]byte, len(r.bufs), 2*len(r.bufs))
+	}
+	sorted := r.sorted[:len(r.bufs)]
+	for i, d := range r.dst {
+		sorted[ends[d]] = r.bufs[i]
+		ends[d]++
+	}
+	r.msgs = r.msgs[:0]
+	start := 0
+	for d, e := range ends {
+		end := int(e)
+		for s := start; s < end; s += gsoMaxSegments {
+			e := min(s+gsoMaxSegments, end)
+			m := ipv4.Message{Buffers: sorted[s:e:e], Addr: r.daddr[d]}
+			if e-s > 1 {
+				m.OOB = gsoControl
+			}
+			r.msgs = append(r.msgs, m)
+		}
+		start = end
+	}
+	return r.msgs
+}
+
+// send sends messages with sendmmsg and counts their datagrams: a message
+// of k segments is k forwards, or k send errors. A send error skips that
+// one message and carries on with the rest. When the kernel refuses a GSO
+// message, GSO is turned off for this socket for good and the rest of the
+// flush, that message included, goes one datagram per message.
+func (r *relay) send(out []ipv4.Message) {
 	for len(out) > 0 {
 		n, err := r.ch.bc.WriteBatch(out, 0)
 		if n < 0 {
-			// x/net answers -1 when the first datagram failed.
+			// x/net answers -1 when the first message failed.
 			n = 0
+		}
+		for i := range out[:n] {
+			r.cnt.forwarded += uint64(len(out[i].Buffers))
 		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			r.cnt.forwarded += uint64(n)
-			r.cnt.sendErrors++
+			if len(out[n].Buffers) > 1 && gsoRefused(err) {
+				r.gsoOff(err)
+				r.send(r.split(out[n:]))
+				return
+			}
+			r.cnt.sendErrors += uint64(len(out[n].Buffers))
 			out = out[n+1:]
 			continue
 		}
 		if n == 0 {
-			r.cnt.sendErrors += uint64(len(out))
+			for i := range out {
+				r.cnt.sendErrors += uint64(len(out[i].Buffers))
+			}
 			break
 		}
-		r.cnt.forwarded += uint64(n)
 		out = out[n:]
 	}
-	r.out = r.out[:0]
-	r.bufs = r.bufs[:0]
+}
+
+// gsoOff turns GSO off for the rest of the socket's life.
+func (r *relay) gsoOff(err error) {
+	r.gso = false
+	r.ch.hub.cfg.Metrics.gsoFallbackInc()
+	r.ch.hub.log.Warn("voice relay: UDP GSO send refused, one datagram per message from now on", "channel", r.ch.id, "error", err)
+}
+
+// split turns messages into one message per datagram, in order.
+func (r *relay) split(ms []ipv4.Message) []ipv4.Message {
+	r.single = r.single[:0]
+	for _, m := range ms {
+		for i := range m.Buffers {
+			r.single = append(r.single, ipv4.Message{Buffers: m.Buffers[i : i+1 : i+1], Addr: m.Addr})
+		}
+	}
+	return r.single
 }
 
 // housekeep removes members silent for longer than the keepalive timeout.

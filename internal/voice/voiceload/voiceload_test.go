@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -16,12 +17,19 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestRun drives a real hub and control server: every packet sent reaches
-// the other members, and the run cleans up its channels and users.
+// the other members, and the run cleans up its channels and users; with
+// GSO at the relay and GRO at the members too.
 func TestRun(t *testing.T) {
+	for _, gro := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gro=%v", gro), func(t *testing.T) { testRun(t, gro) })
+	}
+}
+
+func testRun(t *testing.T, gro bool) {
 	const admin = 77
 	hub, err := voice.NewHub(voice.Config{
 		RelayHost: "127.0.0.1", MaxChannels: 10, MaxMembers: 10, MaxUsers: 100,
-		KeepaliveTimeout: time.Minute, Batch: 64,
+		KeepaliveTimeout: time.Minute, Batch: 64, GSO: gro,
 		Key: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)),
 	}, map[uint64]voice.Perm{admin: voice.PermAdmin})
 	if err != nil {
@@ -40,7 +48,7 @@ func TestRun(t *testing.T) {
 		<-done
 	}()
 	res, err := Run(context.Background(), Config{Control: ln.Addr().String(), AdminUID: admin,
-		Channels: 2, Members: 3, Rate: 50, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond})
+		Channels: 2, Members: 3, Rate: 50, Duration: 1500 * time.Millisecond, Warmup: 500 * time.Millisecond, GRO: gro})
 	if err != nil {
 		t.Fatal(err)
 	}
