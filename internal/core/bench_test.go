@@ -2,13 +2,17 @@ package core
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
@@ -33,14 +37,16 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &coresock.Server{}
+	// The core's side counts its packets, to report messages per packet.
+	reg := prometheus.NewRegistry()
+	srv := &coresock.Server{Config: coresock.Config{Metrics: coresock.NewMetrics(reg), MaxBatch: benchMaxBatch}}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(context.Background(), ln, h.core.SocketHandler(nil)) }()
 	defer func() { srv.Shutdown(context.Background()); <-done }()
 
 	peers := make([]*coresock.Peer, clients)
 	for i := range peers {
-		if peers[i], err = coresock.Dial(context.Background(), sock, nil); err != nil {
+		if peers[i], err = coresock.Dial(context.Background(), sock, &coresock.Config{MaxBatch: benchMaxBatch}); err != nil {
 			b.Fatal(err)
 		}
 		defer peers[i].Close()
@@ -52,6 +58,7 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	b.ResetTimer()
 	syncs0 := h.syncs()
 	cpu0 := cpuTime()
+	in0, out0 := packetCounts(b, reg)
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for _, p := range peers {
@@ -79,6 +86,41 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	}
 	wg.Wait()
 	reportSubmits(b, h, t0, syncs0, cpu0)
+	in1, out1 := packetCounts(b, reg)
+	b.ReportMetric(float64(b.N)/max(1, in1-in0), "SM/pkt-in")
+	b.ReportMetric(float64(b.N)/max(1, out1-out0), "SM/pkt-out")
+}
+
+// benchMaxBatch is the MaxBatch of both ends in BenchmarkSubmitSocket;
+// -sock.batch=false sets it to -1 (no BATCH), for comparing in one binary.
+var benchMaxBatch = 0
+
+func init() {
+	flag.Func("sock.batch", "BenchmarkSubmitSocket: use BATCH packets (default true)", func(s string) error {
+		on, err := strconv.ParseBool(s)
+		if !on {
+			benchMaxBatch = -1
+		}
+		return err
+	})
+}
+
+// packetCounts returns the packets the core's side of the socket has
+// received and sent.
+func packetCounts(b *testing.B, reg *prometheus.Registry) (in, out float64) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "switchboard_coresock_packets_in_total":
+			in = mf.GetMetric()[0].GetCounter().GetValue()
+		case "switchboard_coresock_packets_out_total":
+			out = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return in, out
 }
 
 // reportSubmits reports a submit benchmark's rate, records per fdatasync

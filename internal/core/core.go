@@ -851,11 +851,30 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 	return rec.Index, false, nil
 }
 
+// asyncStore is one SM on its way to the store without a goroutine
+// waiting for it (store1Async). Its owner (the socket's pooled submitJob)
+// embeds it, so that neither the callback nor the record list is
+// allocated per SM.
+type asyncStore struct {
+	c    *Core
+	rec  *pms.Record
+	raw  *[pms.RecordSize]byte
+	rv   reservation
+	recs [1]*[pms.RecordSize]byte
+	// done gets the outcome; appended is a.appendedTo, bound once, for
+	// the store to call.
+	done     func(uint64, bool, error)
+	appended func(uint64, time.Time, error)
+}
+
 // store1Async is store1 for a caller that must not block (the core
-// socket's reader): done gets the outcome later, from another goroutine,
-// or at once for a duplicate. raw is where rec is encoded for the store;
-// it must stay untouched until done is called.
-func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.RecordSize]byte, done func(uint64, bool, error)) {
+// socket's reader): a.done gets the outcome later, from another goroutine,
+// or at once for a duplicate. a.raw is where a.rec is encoded for the
+// store; it, a.rec and a itself must stay untouched until done is called,
+// and done is the last thing that touches a.
+func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
+	a.c = c
+	rec, done := a.rec, a.done
 	rv, rerr := c.reserve(rec)
 	if rerr != nil {
 		done(0, false, rerr)
@@ -889,35 +908,41 @@ func (c *Core) store1Async(ctx context.Context, rec *pms.Record, raw *[pms.Recor
 		done(rv.other.index, true, nil)
 		return
 	}
-	fail := func(err error) {
-		serr := reject(coresock.StatusStoreFailed, err.Error())
-		c.stored(rec, &rv, serr, nil)
-		done(0, false, serr)
-	}
-	if err := pms.Encode(raw[:], rec); err != nil {
-		fail(err)
+	a.rv = rv
+	if err := pms.Encode(a.raw[:], rec); err != nil {
+		a.fail(err)
 		return
 	}
-	recs := []*[pms.RecordSize]byte{raw}
-	err := c.store.AppendRawAsync(ctx, recs, func(first uint64, entry time.Time, err error) {
-		if err != nil {
-			fail(err)
-			return
-		}
-		rec.Index, rec.Entry = first, entry
-		// raw now holds the record as the store wrote it (index, entry
-		// time and CRC filled in).
-		if storedReport := c.stored(rec, &rv, nil, raw); storedReport != nil {
-			// This runs on a store goroutine, which must not wait for
-			// the store: the report is written by another.
-			st := rec.State
-			c.goRun(func() { c.statusReport(context.Background(), storedReport, st) })
-		}
-		done(first, false, nil)
-	})
-	if err != nil {
-		fail(err)
+	a.recs[0] = a.raw
+	if err := c.store.AppendRawAsync(ctx, a.recs[:], a.appended); err != nil {
+		a.fail(err)
 	}
+}
+
+// fail finishes a store attempt that wrote nothing.
+func (a *asyncStore) fail(err error) {
+	serr := reject(coresock.StatusStoreFailed, err.Error())
+	a.c.stored(a.rec, &a.rv, serr, nil)
+	a.done(0, false, serr)
+}
+
+// appendedTo is the store's callback: the record is durable (or failed).
+func (a *asyncStore) appendedTo(first uint64, entry time.Time, err error) {
+	if err != nil {
+		a.fail(err)
+		return
+	}
+	c, rec := a.c, a.rec
+	rec.Index, rec.Entry = first, entry
+	// raw now holds the record as the store wrote it (index, entry time
+	// and CRC filled in).
+	if storedReport := c.stored(rec, &a.rv, nil, a.raw); storedReport != nil {
+		// This runs on a store goroutine, which must not wait for the
+		// store: the report is written by another.
+		st := rec.State
+		c.goRun(func() { c.statusReport(context.Background(), storedReport, st) })
+	}
+	a.done(first, false, nil)
 }
 
 // stored finishes a store attempt: it resolves the pending entry, and for

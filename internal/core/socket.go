@@ -104,12 +104,12 @@ func (k *conn) register(h coresock.Header, m *coresock.RHRegister) {
 
 // submitJob is one SMSC_REQ_SUBMIT between admission and its answer.
 type submitJob struct {
-	k    *conn
-	h    coresock.Header
-	rec  pms.Record
-	body *coresock.Submit // its Record holds the bytes being stored
-	resp coresock.SubmitResp
-	done func(uint64, bool, error) // j.finish, bound once
+	k     *conn
+	h     coresock.Header
+	rec   pms.Record
+	body  *coresock.Submit // its Record holds the bytes being stored
+	resp  coresock.SubmitResp
+	store asyncStore // done is j.finish, bound once
 }
 
 var submitJobs sync.Pool
@@ -119,7 +119,9 @@ func init() {
 	// the pool.
 	submitJobs.New = func() any {
 		j := new(submitJob)
-		j.done = j.finish
+		j.store.done = j.finish
+		j.store.appended = j.store.appendedTo
+		j.store.rec = &j.rec
 		return j
 	}
 }
@@ -138,7 +140,8 @@ func (k *conn) submit(h coresock.Header, m *coresock.Submit) {
 		j.finish(0, false, rerr)
 		return
 	}
-	c.store1Async(context.Background(), &j.rec, (*[pms.RecordSize]byte)(&m.Record), j.done)
+	j.store.raw = (*[pms.RecordSize]byte)(&m.Record)
+	c.store1Async(context.Background(), &j.store)
 }
 
 // finish answers the request; it runs once, on whichever goroutine learnt
@@ -163,8 +166,11 @@ func (j *submitJob) reply(st coresock.Status) {
 }
 
 func (j *submitJob) release() {
-	// Reply has marshalled the answer: nothing refers to the job now.
+	// Reply has marshalled the answer and the store is done with the
+	// record's bytes: nothing refers to the job or its body now.
+	coresock.Release(j.body)
 	j.k, j.body, j.rec = nil, nil, pms.Record{}
+	j.store.raw, j.store.rv, j.store.recs[0] = nil, reservation{}, nil
 	submitJobs.Put(j)
 }
 

@@ -302,3 +302,132 @@ func TestSocketConcurrentDuplicates(t *testing.T) {
 		t.Fatalf("%d records stored, want 1", next)
 	}
 }
+
+// batchPacket packs messages into a BATCH packet as docs/core-socket.md
+// describes it, by hand, as a client in another language would.
+func batchPacket(id uint32, msgs ...[]byte) []byte {
+	b := header(0x10, id)
+	for _, m := range msgs {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+// readAnswers reads packets until it has n messages, BATCH members taken
+// apart, and returns their headers in order.
+func readAnswers(t *testing.T, c *coresock.Conn, n int) []coresock.Header {
+	t.Helper()
+	var out []coresock.Header
+	buf := make([]byte, c.MaxMessage()+1)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(out) < n {
+		l, err := c.ReadMessage(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d answers: %v", len(out), n, err)
+		}
+		var msgs [][]byte
+		if buf[1] == 0x10 {
+			for rest := buf[8:l]; len(rest) >= 2; {
+				m := int(binary.BigEndian.Uint16(rest))
+				msgs, rest = append(msgs, rest[2:2+m]), rest[2+m:]
+			}
+		} else {
+			msgs = [][]byte{buf[:l]}
+		}
+		for _, m := range msgs {
+			h, _, err := coresock.Unmarshal(m)
+			if h.Type.Request() == coresock.TypeBatch {
+				h, err = coresock.PeekHeader(m)
+				h.Status = coresock.Status(binary.BigEndian.Uint16(m[8:]))
+			}
+			if err != nil {
+				t.Fatalf("unreadable answer % x: %v", m, err)
+			}
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// TestSocketBatch: SUBMITs packed in a BATCH are admitted one by one and
+// answered in order; bad members get their error without harming the
+// others; a broken BATCH is refused whole and stores nothing.
+func TestSocketBatch(t *testing.T) {
+	h, sock := socketHarness(t)
+	c, err := coresock.DialConn(context.Background(), sock, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// HELLO: this client reads BATCH packets of up to 16 KiB.
+	hello := append(header(byte(coresock.TypeHello), 1), 0, 0, 0, 1, 0, 0, 0x40, 0)
+	if got, ok := rawExchange(t, c, hello); !ok || got.Type != coresock.TypeHello.Response() || got.Status != coresock.StatusOK {
+		t.Fatalf("HELLO answered %+v %v", got, ok)
+	}
+	submit := func(id uint32, text string, mut func(r *pms.Record)) []byte {
+		r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, text)
+		if mut != nil {
+			mut(r)
+		}
+		var rb coresock.RecordBytes
+		if err := rb.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		b, err := coresock.Marshal(nil, coresock.Header{Type: coresock.TypeSubmit, ID: id}, &coresock.Submit{Record: rb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	corrupt := submit(3, "corrupt", nil)
+	corrupt[8+4+100] ^= 0xFF // breaks the record's CRC
+
+	if err := c.WriteMessage(batchPacket(0,
+		submit(2, "one", nil),
+		corrupt,
+		header(0x55, 4),
+		submit(5, "two", func(r *pms.Record) { r.UDL = 99 }),
+		header(0x08, 6),
+		submit(7, "three", nil),
+	)); err != nil {
+		t.Fatal(err)
+	}
+	// SUBMITs are answered when stored, the rest at once: match by id.
+	got := map[uint32]coresock.Status{}
+	for _, a := range readAnswers(t, c, 6) {
+		got[a.ID] = a.Status
+	}
+	want := map[uint32]coresock.Status{
+		2: coresock.StatusOK, 3: coresock.StatusMalformed, 4: coresock.StatusUnknownType,
+		5: coresock.StatusBadLength, 6: coresock.StatusOK, 7: coresock.StatusOK,
+	}
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("answer to %d: %s, want %s", id, got[id], st)
+		}
+	}
+	if n := h.store.Stats().Next; n != 2 {
+		t.Fatalf("%d records stored, want the 2 good SUBMITs", n)
+	}
+
+	// A broken BATCH (its last length runs past the end) is not acted
+	// on: its good SUBMIT is answered MALFORMED and nothing is stored.
+	broken := batchPacket(0x99, submit(8, "four", nil), header(0x08, 9))
+	broken = append(broken, 0, 40, 1, 8, 0, 0, 0, 0, 0, 10)
+	if err := c.WriteMessage(broken); err != nil {
+		t.Fatal(err)
+	}
+	answers := readAnswers(t, c, 4)
+	for i, id := range []uint32{8, 9, 10, 0x99} {
+		if answers[i].ID != id || answers[i].Status != coresock.StatusMalformed {
+			t.Errorf("answer %d: %+v, want id %d MALFORMED", i, answers[i], id)
+		}
+	}
+	if got, ok := rawExchange(t, c, header(0x08, 11)); !ok || got.Status != coresock.StatusOK || got.ID != 11 {
+		t.Fatalf("ping after a broken BATCH: %+v %v", got, ok)
+	}
+	if n := h.store.Stats().Next; n != 2 {
+		t.Fatalf("%d records stored after a broken BATCH, want 2", n)
+	}
+}

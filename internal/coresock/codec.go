@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Protocol constants. Every message is one SOCK_SEQPACKET packet, so the
@@ -41,6 +42,15 @@ const (
 	TypeMTDischarge     Type = 0x06
 	TypeNumberingReload Type = 0x07
 	TypePing            Type = 0x08
+	// TypeHello is the capability exchange of docs/core-socket.md: the end
+	// that connected offers what it understands, the other end answers
+	// with its own. The transport handles it; a Handler never sees it.
+	TypeHello Type = 0x09
+	// TypeBatch is a container of several complete messages in one
+	// packet, sent only to a peer that advertised it in HELLO. It is not
+	// a message of its own: Unmarshal refuses it, the transport takes it
+	// apart.
+	TypeBatch Type = 0x10
 
 	TypeFindIMSI      Type = 0x20
 	TypeMTTransfer    Type = 0x21
@@ -57,6 +67,8 @@ var typeNames = map[Type]string{
 	TypeMTDischarge:     "MT_DISCHARGE",
 	TypeNumberingReload: "NUMBERING_RELOAD",
 	TypePing:            "PING",
+	TypeHello:           "HELLO",
+	TypeBatch:           "BATCH",
 	TypeFindIMSI:        "FIND_IMSI",
 	TypeMTTransfer:      "MT_TRANSFER",
 	TypeMTCancel:        "MT_CANCEL",
@@ -162,12 +174,16 @@ func newBody(t Type) (Body, bool) {
 			return &FindIMSIResp{}, true
 		case TypeDeliverToPeer:
 			return &DeliverToPeerResp{}, true
+		case TypeHello:
+			return &helloResp{}, true
+		case TypeBatch:
+			return nil, false
 		}
 		return nil, t.Known()
 	}
 	switch t {
 	case TypeSubmit:
-		return &Submit{}, true
+		return submitPool.Get().(*Submit), true
 	case TypeCancel:
 		return &Cancel{}, true
 	case TypeChangeSRR:
@@ -182,6 +198,8 @@ func newBody(t Type) (Body, bool) {
 		return &NumberingReload{}, true
 	case TypePing:
 		return &Ping{}, true
+	case TypeHello:
+		return &hello{}, true
 	case TypeFindIMSI:
 		return &FindIMSI{}, true
 	case TypeMTTransfer:
@@ -194,17 +212,33 @@ func newBody(t Type) (Body, bool) {
 	return nil, false
 }
 
+// submitPool holds SUBMIT bodies for reuse (Release): SUBMIT is the one
+// request that comes at high rates, and its 260-byte body is the largest
+// allocation the core makes per message. decodeBody sets every field, so
+// a reused body needs no clearing.
+var submitPool = sync.Pool{New: func() any { return new(Submit) }}
+
+// Release gives back a request body that Unmarshal returned (a Handler's
+// body) for reuse, once nothing refers to it or into it any more. Only
+// SUBMIT bodies are kept, the others are left to the garbage collector;
+// calling it is optional.
+func Release(b Body) {
+	if s, ok := b.(*Submit); ok {
+		submitPool.Put(s)
+	}
+}
+
 // bodyShape reports whether t is a known type and whether its messages
 // have a Body; it is newBody without the allocation, for Marshal.
 func bodyShape(t Type) (known, hasBody bool) {
-	if !t.Known() {
+	if !t.Known() || t.Request() == TypeBatch {
 		return false, false
 	}
 	if !t.IsResponse() {
 		return true, true
 	}
 	switch t.Request() {
-	case TypeSubmit, TypeFindIMSI, TypeDeliverToPeer:
+	case TypeSubmit, TypeFindIMSI, TypeDeliverToPeer, TypeHello:
 		return true, true
 	}
 	return true, false
@@ -265,8 +299,9 @@ func Marshal(dst []byte, h Header, body Body) ([]byte, error) {
 	return out, nil
 }
 
-// Unmarshal decodes one message. The returned Body is freshly allocated and
-// shares no memory with b, so the caller may reuse b at once. A response
+// Unmarshal decodes one message. The returned Body is freshly allocated (or
+// reused after Release) and shares no memory with b, so the caller may
+// reuse b at once. A response
 // whose status is not OK, or whose type has no response fields, has a nil
 // Body. See the Err variables for what the errors mean for answering.
 func Unmarshal(b []byte) (Header, Body, error) {
@@ -297,6 +332,11 @@ func Unmarshal(b []byte) (Header, Body, error) {
 			return h, nil, nil
 		}
 	}
+	if h.Type.Request() == TypeBatch {
+		// A container where one message was expected: a BATCH inside a
+		// BATCH, or an OK answer to one (only MALFORMED answers exist).
+		return h, nil, fmt.Errorf("%w: a BATCH is not a message of its own", ErrMalformed)
+	}
 	body, known := newBody(h.Type)
 	if !known {
 		return h, nil, fmt.Errorf("%w: %#02x", ErrUnknownType, uint8(h.Type))
@@ -308,6 +348,7 @@ func Unmarshal(b []byte) (Header, Body, error) {
 		return h, nil, nil
 	}
 	if err := body.decodeBody(rest); err != nil {
+		Release(body)
 		return h, nil, fmt.Errorf("%w: %s: %w", ErrMalformed, h.Type, err)
 	}
 	return h, body, nil

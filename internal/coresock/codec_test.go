@@ -113,6 +113,16 @@ func codecCases(t testing.TB) []codecCase {
 			"01 a3 0000 0000000d 0012 0058"},
 		{"unknown type answered", Header{Type: Type(0x55).Response(), ID: 14, Status: StatusUnknownType}, nil,
 			"01 d5 0000 0000000e 0002 0000"},
+		{"hello", Header{Type: TypeHello, ID: 15}, &hello{caps: capBatch, maxBatch: 16384},
+			"01 09 0000 0000000f 00000001 00004000"},
+		{"hello resp", Header{Type: TypeHello.Response(), ID: 15}, &helloResp{caps: capBatch, maxBatch: 65536},
+			"01 89 0000 0000000f 0000 0000 00000001 00010000"},
+		{"hello resp without batch", Header{Type: TypeHello.Response(), ID: 15}, &helloResp{},
+			"01 89 0000 0000000f 0000 0000 00000000 00000000"},
+		{"hello from an old peer", Header{Type: TypeHello.Response(), ID: 15, Status: StatusUnknownType}, nil,
+			"01 89 0000 0000000f 0002 0000"},
+		{"broken batch answered", Header{Type: TypeBatch.Response(), ID: 16, Status: StatusMalformed}, nil,
+			"01 90 0000 00000010 0001 0000"},
 	}
 }
 
@@ -246,6 +256,11 @@ func TestUnmarshalRejects(t *testing.T) {
 		{"peer id past end", "01 a3 0000 00000001 0000 0000 05 31", ErrMalformed, true},
 		{"peer id 65", "01 a3 0000 00000001 0000 0000 41 " + strings.Repeat("31", 65), ErrMalformed, true},
 		{"peer id NUL", "01 a3 0000 00000001 0000 0000 01 00", ErrMalformed, true},
+		{"hello short", "01 09 0000 00000001 00000001 0000", ErrMalformed, true},
+		{"hello trailing", "01 09 0000 00000001 00000001 00004000 00", ErrMalformed, true},
+		{"hello resp short", "01 89 0000 00000001 0000 0000 00000001", ErrMalformed, true},
+		{"batch as a message", "01 10 0000 00000001 0008 01080000 00000001", ErrMalformed, true},
+		{"OK answer to a batch", "01 90 0000 00000001 0000 0000", ErrMalformed, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := unhex(t, c.hex)

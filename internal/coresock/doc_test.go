@@ -67,8 +67,29 @@ func TestDocVectors(t *testing.T) {
 		{"deliver-response", Header{Type: TypeDeliverToPeer.Response(), ID: 0x80000003},
 			&DeliverToPeerResp{PeerMsgID: "5f3a0c2e-0001"}},
 		{"unknown-type", Header{Type: Type(0x55).Response(), ID: 9, Status: StatusUnknownType}, nil},
+		{"hello-request", Header{ID: 1}, &hello{caps: capBatch, maxBatch: 16384}},
+		{"hello-response", Header{Type: TypeHello.Response(), ID: 1}, &helloResp{caps: capBatch, maxBatch: 16384}},
 	}
 	vectors := docVectors(t)
+	// The BATCH example is not one message: it is checked against the
+	// packet the writer's packer makes of its two members.
+	if v, ok := vectors["batch"]; !ok {
+		t.Error("vector batch missing from the doc")
+	} else {
+		resp, _ := Marshal(nil, Header{Type: TypeSubmit.Response(), ID: 1}, &SubmitResp{Index: 4711})
+		ping, _ := Marshal(nil, Header{ID: 0x80000001}, &Ping{})
+		var k packer
+		k.start(defaultMaxBatch)
+		k.add(&resp)
+		k.add(&ping)
+		if len(k.out) != 1 || !bytes.Equal(*k.out[0], v.b) {
+			t.Errorf("batch: doc shows\n% x\npacker makes %d packets, the first\n% x", v.b, len(k.out), *k.out[0])
+		}
+		if err := checkBatch(v.b); err != nil {
+			t.Errorf("batch: %v", err)
+		}
+		delete(vectors, "batch")
+	}
 	if len(vectors) != len(want) {
 		t.Errorf("doc has %d vectors, test knows %d", len(vectors), len(want))
 	}

@@ -13,6 +13,8 @@ type Metrics struct {
 	oversize       prometheus.Counter
 	slowConsumers  prometheus.Counter
 	unmatched      prometheus.Counter
+	packetsIn      prometheus.Counter
+	packetsOut     prometheus.Counter
 	connections    prometheus.Gauge
 	connectionsAll prometheus.Counter
 }
@@ -26,8 +28,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: "switchboard_coresock_" + name, Help: help})
 	}
 	m := &Metrics{
-		messagesIn:     c("messages_in_total", "Packets received on core socket connections."),
-		messagesOut:    c("messages_out_total", "Packets sent on core socket connections."),
+		messagesIn:     c("messages_in_total", "Messages received on core socket connections (each member of a BATCH counts)."),
+		messagesOut:    c("messages_out_total", "Messages sent on core socket connections (each member of a BATCH counts)."),
+		packetsIn:      c("packets_in_total", "Packets received on core socket connections (a BATCH of several messages counts once)."),
+		packetsOut:     c("packets_out_total", "Packets sent on core socket connections (a BATCH of several messages counts once)."),
 		malformed:      c("malformed_total", "Received packets that could not be decoded (answered MALFORMED or UNKNOWN_TYPE when the header was readable, else dropped)."),
 		oversize:       c("oversize_total", "Received packets larger than the maximum message size."),
 		slowConsumers:  c("slow_consumer_disconnects_total", "Connections cut because the other end did not read its messages."),
@@ -39,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.messagesIn, m.messagesOut, m.malformed, m.oversize,
-			m.slowConsumers, m.unmatched, m.connections, m.connectionsAll)
+			m.slowConsumers, m.unmatched, m.packetsIn, m.packetsOut, m.connections, m.connectionsAll)
 	}
 	return m
 }
@@ -50,9 +54,16 @@ func (m *Metrics) in() {
 	}
 }
 
-func (m *Metrics) outN(n int) {
+func (m *Metrics) packetsInN(n int) {
 	if m != nil {
-		m.messagesOut.Add(float64(n))
+		m.packetsIn.Add(float64(n))
+	}
+}
+
+func (m *Metrics) outN(messages, packets int) {
+	if m != nil {
+		m.messagesOut.Add(float64(messages))
+		m.packetsOut.Add(float64(packets))
 	}
 }
 

@@ -63,6 +63,12 @@ type Config struct {
 	// end's receive queue before the peer counts as a slow consumer and is
 	// disconnected (default 5s).
 	WriteTimeout time.Duration
+	// MaxBatch is the largest BATCH packet (several messages in one
+	// packet, docs/core-socket.md) this end reads and sends: 0 means
+	// 16 KiB, a negative value turns BATCH off, so that this end neither
+	// offers it in HELLO nor sends it. Messages go in batches only to a
+	// peer that said in HELLO that it reads them.
+	MaxBatch int
 	// Metrics, if set, counts traffic.
 	Metrics *Metrics
 }
@@ -86,6 +92,14 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.WriteTimeout <= 0 {
 		out.WriteTimeout = defaultWriteTimeout
+	}
+	switch {
+	case out.MaxBatch == 0:
+		out.MaxBatch = defaultMaxBatch
+	case out.MaxBatch < 0:
+		out.MaxBatch = 0
+	case out.MaxBatch > maxBatchLimit:
+		out.MaxBatch = maxBatchLimit
 	}
 	return out
 }
@@ -132,6 +146,22 @@ type Peer struct {
 	closed  bool
 	cause   error
 
+	// Batching (HELLO and BATCH, docs/core-socket.md). offer is set on the
+	// end that connected: it sends HELLO the first time messages come or
+	// go several at a time. sendBatch is the largest BATCH the other end
+	// reads, 0 until its HELLO or HELLO response said it reads them.
+	offer     bool
+	helloSent atomic.Bool
+	sendBatch atomic.Int32
+	batching  chan struct{} // closed when sendBatch is first set, for tests
+	// grow asks the reader, which alone touches it, for receive buffers
+	// that hold a BATCH before its next read.
+	grow bool
+	// woken counts the calls the reader has completed since the writer
+	// last looked: their callers are runnable and often about to call
+	// again, which is worth a yield before writing.
+	woken atomic.Int32
+
 	closeOnce sync.Once
 	flush     bool          // written once under closeOnce, read by the writer after closing
 	closing   chan struct{} // closed when the peer starts to close
@@ -144,6 +174,9 @@ type Peer struct {
 type call struct {
 	reqType Type
 	ch      chan result
+	// hello marks the transport's own HELLO call, which nobody waits
+	// for: its response is applied by the reader.
+	hello bool
 }
 
 type result struct {
@@ -168,9 +201,14 @@ func putBuf(b *[]byte) {
 	}
 }
 
-// NewPeer takes over conn and starts the peer's goroutines.
+// NewPeer takes over conn and starts the peer's goroutines. It is the
+// connecting end's constructor (Dial uses it): this end offers BATCH in a
+// HELLO once it has several messages to move at a time. The accepting end
+// (a Server's peers) only answers HELLO, so that a client that predates it
+// never sees a request it does not know.
 func NewPeer(conn *Conn, cfg *Config) *Peer {
 	p := newPeer(conn, cfg)
+	p.offer = p.cfg.MaxBatch > 0
 	p.start(p.cfg.Handler)
 	return p
 }
@@ -186,10 +224,12 @@ func newPeer(conn *Conn, cfg *Config) *Peer {
 		cfg:     c,
 		metrics: c.Metrics,
 		slots:   make(chan struct{}, c.MaxInFlight),
-		wq:      make(chan *[]byte, c.MaxInFlight+c.ReplyQueue),
-		pending: make(map[uint32]*call),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		// One more than calls and replies: the HELLO.
+		wq:       make(chan *[]byte, c.MaxInFlight+c.ReplyQueue+1),
+		pending:  make(map[uint32]*call),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		batching: make(chan struct{}),
 	}
 	return p
 }
@@ -337,6 +377,57 @@ func (p *Peer) replyStatus(req Header, st Status) {
 	_ = p.enqueue(bp)
 }
 
+// helloMessage makes this end's HELLO the first time it is asked for,
+// registered as an outstanding call, or returns nil. It is asked for when
+// messages come or go several at a time, since only then is there
+// anything to batch; a client that makes one call at a time never sends it.
+func (p *Peer) helloMessage() *[]byte {
+	if !p.offer || p.helloSent.Load() || !p.helloSent.CompareAndSwap(false, true) {
+		return nil
+	}
+	bp := getBuf()
+	*bp, _ = Marshal((*bp)[:0], Header{Type: TypeHello}, &hello{caps: capBatch, maxBatch: uint32(p.cfg.MaxBatch)})
+	// Not pooled: if the connection closes first, the close path leaves a
+	// result in its channel that nobody takes.
+	c := &call{reqType: TypeHello, ch: make(chan result, 1), hello: true}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		putBuf(bp)
+		return nil
+	}
+	id := p.nextID.Add(1)
+	for _, busy := p.pending[id]; busy; _, busy = p.pending[id] {
+		id = p.nextID.Add(1)
+	}
+	p.pending[id] = c
+	p.mu.Unlock()
+	binary.BigEndian.PutUint32((*bp)[4:], id)
+	return bp
+}
+
+// answerHello answers the other end's HELLO with this end's capabilities
+// and starts sending it batches if it reads them. It runs on the reader,
+// which also makes its receive buffers large enough for a BATCH before it
+// reads again: the other end sends none before it has this answer.
+func (p *Peer) answerHello(h Header, m *hello) {
+	resp := &helloResp{}
+	if p.cfg.MaxBatch > 0 {
+		resp.caps, resp.maxBatch = capBatch, uint32(p.cfg.MaxBatch)
+		p.grow = true
+	}
+	p.startBatching(batchLimit(m.caps, m.maxBatch, p.cfg.MaxBatch))
+	_ = p.Reply(h, StatusOK, 0, resp)
+}
+
+// startBatching lets the writer send BATCH packets of up to n bytes (n > 0)
+// from now on. It runs on the reader only, so batching is closed once.
+func (p *Peer) startBatching(n int) {
+	if n > 0 && p.sendBatch.Swap(int32(n)) == 0 {
+		close(p.batching)
+	}
+}
+
 func (p *Peer) enqueue(bp *[]byte) error {
 	select {
 	case <-p.closing:
@@ -432,11 +523,30 @@ func (p *Peer) exit() {
 // call at most.
 const batchSize = 32
 
+// batchSlots is how many packets the reader takes per system call once its
+// buffers hold a BATCH each: a packet then carries many messages, so a few
+// slots move as much as batchSize did, with less memory per connection.
+const batchSlots = 4
+
+// newReader makes the reader's receive buffers: batchSize slots of a
+// message, or batchSlots slots of a BATCH once batches may come. Each slot
+// holds one byte more than the largest valid packet so that truncation (an
+// oversize packet) is detectable.
+func (p *Peer) newReader(batches bool) (*mmsg.Reader, int, error) {
+	slots, size := batchSize, p.cfg.MaxMessage
+	if batches {
+		slots, size = batchSlots, max(p.cfg.MaxBatch, p.cfg.MaxMessage)
+	}
+	br, err := mmsg.NewReader(p.conn.c, slots, size+1, false)
+	return br, size, err
+}
+
 func (p *Peer) reader() {
 	defer p.exit()
-	// Each slot holds MaxMessage+1 bytes so that truncation (an oversize
-	// packet) is detectable.
-	br, err := mmsg.NewReader(p.conn.c, batchSize, p.conn.maxMessage+1, false)
+	// The connecting end offers BATCH, so it reads batches from the start;
+	// the accepting end grows its buffers when it answers a HELLO.
+	big := p.offer
+	br, limit, err := p.newReader(big)
 	if err != nil {
 		p.shutdown(err, false)
 		return
@@ -452,15 +562,17 @@ func (p *Peer) reader() {
 			runtime.Gosched()
 		}
 		n, err := br.Read()
-		last = n
 		if err != nil {
 			// A read fails when shutdown closed the socket; the peer
 			// is done.
 			p.shutdown(err, false)
 			return
 		}
+		last = 0
+		p.metrics.packetsInN(n)
 		for i := range n {
-			l := len(br.Packet(i))
+			b := br.Packet(i)
+			l := len(b)
 			if l == 0 {
 				// On a SOCK_SEQPACKET socket a zero-length read is
 				// how the kernel reports that the other end hung
@@ -469,15 +581,93 @@ func (p *Peer) reader() {
 				p.shutdown(io.EOF, false)
 				return
 			}
+			if isBatch(b) {
+				last += p.unbatch(b, l > limit)
+				continue
+			}
+			last++
 			p.metrics.in()
 			if l > p.cfg.MaxMessage {
 				p.metrics.big()
-				p.oversize(br.Packet(i))
+				p.oversize(b)
 				continue
 			}
-			p.dispatch(br.Packet(i))
+			p.dispatch(b)
+		}
+		if last > 1 {
+			// Messages come several at a time: batches would pay.
+			if bp := p.helloMessage(); bp != nil {
+				_ = p.enqueue(bp)
+			}
+		}
+		if p.grow {
+			p.grow = false
+			if !big {
+				// Only now: the packets of the last read live in
+				// the old buffers until they are all handled.
+				big = true
+				if br, limit, err = p.newReader(true); err != nil {
+					p.shutdown(err, false)
+					return
+				}
+			}
 		}
 	}
+}
+
+// unbatch handles a BATCH packet and returns how many messages it held.
+// truncated says the packet filled the receive buffer, so the kernel cut
+// it. A well-framed BATCH is taken apart and each member handled as if it
+// had come on its own; any other is refused as a whole.
+func (p *Peer) unbatch(b []byte, truncated bool) int {
+	if truncated || checkBatch(b) != nil {
+		p.metrics.in()
+		p.metrics.bad()
+		if truncated {
+			p.metrics.big()
+		}
+		p.refuseBatch(b)
+		return 1
+	}
+	n := 0
+	for rest := b[HeaderSize:]; len(rest) > 0; n++ {
+		var m []byte
+		m, rest, _ = nextMember(rest)
+		p.metrics.in()
+		if len(m) > p.cfg.MaxMessage {
+			p.metrics.big()
+			p.oversize(m)
+			continue
+		}
+		// A member that is itself a BATCH is refused by Unmarshal,
+		// which answers it MALFORMED: batches do not nest.
+		p.dispatch(m)
+	}
+	return n
+}
+
+// refuseBatch answers a BATCH that cannot be taken apart: nothing in it
+// is acted on, but every member whose header can be read is answered
+// MALFORMED (a request) or fails its call (a response), so that nothing
+// waits for an answer that will not come, and the BATCH itself is answered
+// MALFORMED.
+func (p *Peer) refuseBatch(b []byte) {
+	for rest := b[HeaderSize:]; len(rest) > 0; {
+		m, next, ok := nextMember(rest)
+		if h, err := PeekHeader(m); err == nil {
+			if h.Type.IsResponse() {
+				p.complete(h, nil, fmt.Errorf("%w: %w: in a broken BATCH", ErrBadResponse, ErrMalformed))
+			} else {
+				p.replyStatus(h, StatusMalformed)
+			}
+		}
+		if !ok {
+			break
+		}
+		rest = next
+	}
+	h, _ := PeekHeader(b)
+	p.replyStatus(h, StatusMalformed)
 }
 
 // oversize handles a packet the kernel truncated: only its header is
@@ -513,6 +703,11 @@ func (p *Peer) dispatch(b []byte) {
 		p.complete(h, body, nil)
 		return
 	}
+	if m, ok := body.(*hello); ok {
+		// The transport's own: handlers never see HELLO.
+		p.answerHello(h, m)
+		return
+	}
 	if p.handler == nil {
 		p.replyStatus(h, StatusUnknownType)
 		return
@@ -523,6 +718,13 @@ func (p *Peer) dispatch(b []byte) {
 // complete hands a response to the call waiting for it. A response is
 // matched by id and must answer the request type that was sent.
 func (p *Peer) complete(h Header, body Body, err error) {
+	if h.Type.Request() == TypeBatch {
+		// The answer to a broken BATCH of ours: there is no call to
+		// fail (its members were answered one by one), and its id
+		// must not complete a call that happens to have it.
+		p.metrics.stray()
+		return
+	}
 	p.mu.Lock()
 	c := p.pending[h.ID]
 	if c != nil {
@@ -533,13 +735,27 @@ func (p *Peer) complete(h Header, body Body, err error) {
 		p.metrics.stray()
 		return
 	}
+	if c.hello {
+		// An end that predates HELLO answers UNKNOWN_TYPE: it gets no
+		// batches.
+		if m, ok := body.(*helloResp); ok && err == nil && h.Status == StatusOK {
+			p.startBatching(batchLimit(m.caps, m.maxBatch, p.cfg.MaxBatch))
+		}
+		return
+	}
 	if err == nil && h.Type != c.reqType.Response() {
 		p.metrics.bad()
 		err = fmt.Errorf("%w: %s to a %s request", ErrBadResponse, h.Type, c.reqType)
 		body = nil
 	}
 	c.ch <- result{h: h, body: body, err: err}
+	p.woken.Add(1)
 }
+
+// maxGather is how many queued messages the writer takes at once when it
+// may pack them into batches; without batches it takes one sendmmsg's
+// worth (batchSize).
+const maxGather = 8 * batchSize
 
 func (p *Peer) writer() {
 	defer p.exit()
@@ -556,38 +772,62 @@ func (p *Peer) writer() {
 	// while a blocked write still gets between half and all of it.
 	var deadline time.Time
 	timeout := p.cfg.WriteTimeout
-	batch := make([]*[]byte, 0, batchSize)
+	msgs := make([]*[]byte, 0, maxGather)
+	var pk packer
 	last := 0 // messages in the previous write
 	// send writes the first message and whatever else is queued behind
-	// it, up to a batch, in one system call where the socket allows.
+	// it, packed into as few packets as the other end allows, with as few
+	// system calls as the socket allows.
 	send := func(first *[]byte) bool {
-		batch = append(batch[:0], first)
-		if last > 1 && len(p.wq) < cap(batch)-1 {
+		msgs = append(msgs[:0], first)
+		limit := int(p.sendBatch.Load())
+		gather := batchSize
+		if limit > 0 {
+			gather = maxGather
+		}
+		if woken := p.woken.Swap(0); (last > 1 || woken > 1) && len(p.wq) < batchSize-1 {
 			// Let the goroutines that are runnable now (callers woken
 			// by one batch of replies, replies made by one group commit)
-			// queue theirs too, so that one sendmmsg carries them all.
-			// Only while messages come several at a time: a lone
-			// message would just wait.
+			// queue theirs too, so that one packet or one sendmmsg
+			// carries them all. Only while messages come several at a
+			// time: a lone message would just wait.
 			runtime.Gosched()
 		}
 	fill:
-		for len(batch) < cap(batch) {
+		for len(msgs) < gather {
 			select {
 			case bp := <-p.wq:
-				batch = append(batch, bp)
+				msgs = append(msgs, bp)
 			default:
 				break fill
 			}
+		}
+		if len(msgs) > 1 {
+			// Several at a time: the moment to offer batches.
+			if bp := p.helloMessage(); bp != nil {
+				msgs = append(msgs, bp)
+			}
+		}
+		pk.start(limit)
+		for _, bp := range msgs {
+			pk.add(bp)
 		}
 		now := time.Now()
 		if deadline.Sub(now) < timeout/2 {
 			deadline = now.Add(timeout)
 			p.conn.SetWriteDeadline(deadline)
 		}
-		err := bw.Write(batch)
-		for i, bp := range batch {
+		var err error
+		for out := pk.out; len(out) > 0 && err == nil; {
+			n := min(len(out), batchSize)
+			err = bw.Write(out[:n])
+			out = out[n:]
+		}
+		packets := len(pk.out)
+		pk.done()
+		for i, bp := range msgs {
 			putBuf(bp)
-			batch[i] = nil
+			msgs[i] = nil
 		}
 		if err != nil {
 			if isTimeout(err) {
@@ -598,8 +838,8 @@ func (p *Peer) writer() {
 			}
 			return false
 		}
-		p.metrics.outN(len(batch))
-		last = len(batch)
+		p.metrics.outN(len(msgs), packets)
+		last = len(msgs)
 		return true
 	}
 	for {
@@ -624,6 +864,60 @@ func (p *Peer) writer() {
 			}
 		}
 	}
+}
+
+// packer turns the writer's queued messages into packets: runs of
+// messages that fit together within the other end's BATCH limit become one
+// BATCH, and a message that stays alone is sent as it is, so a BATCH
+// always holds at least two. The BATCH buffers are the writer's own and
+// kept from round to round; they grow to what is needed, not to the limit.
+type packer struct {
+	limit int       // largest BATCH to build; 0 builds none
+	out   []*[]byte // this round's packets, in order
+	cur   bool      // the last of out is a BATCH that may still grow
+	free  []*[]byte // BATCH buffers, the first used of them in out
+	used  int
+}
+
+func (k *packer) start(limit int) {
+	k.limit, k.out, k.cur, k.used = limit, k.out[:0], false, 0
+}
+
+// add appends message bp to the packets. Messages are copied into a
+// BATCH, so bp itself is not kept beyond the round either way.
+func (k *packer) add(bp *[]byte) {
+	n := len(k.out)
+	if k.limit > 0 && n > 0 {
+		prev := k.out[n-1]
+		switch {
+		case k.cur && len(*prev)+batchPrefix+len(*bp) <= k.limit:
+			*prev = appendMember(*prev, *bp)
+			return
+		case !k.cur && HeaderSize+2*batchPrefix+len(*prev)+len(*bp) <= k.limit:
+			b := k.buf()
+			*b = appendBatchHeader((*b)[:0])
+			*b = appendMember(*b, *prev)
+			*b = appendMember(*b, *bp)
+			k.out[n-1], k.cur = b, true
+			return
+		}
+	}
+	k.out, k.cur = append(k.out, bp), false
+}
+
+func (k *packer) buf() *[]byte {
+	if k.used == len(k.free) {
+		b := make([]byte, 0, 4096)
+		k.free = append(k.free, &b)
+	}
+	k.used++
+	return k.free[k.used-1]
+}
+
+// done forgets this round's packets once they are written.
+func (k *packer) done() {
+	clear(k.out)
+	k.out = k.out[:0]
 }
 
 func isTimeout(err error) bool {
