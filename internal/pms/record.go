@@ -326,11 +326,15 @@ func Encode(dst []byte, r *Record) error {
 	if err != nil {
 		return err
 	}
-	binary.BigEndian.PutUint32(b[bodyCRCOff:], bodyCRC(b[:]))
-	if err := EncodeState(b[stateOffset:], r.DstClass, &r.State); err != nil {
+	// The CRCs are computed in dst, not in b: crc32 hands its input to an
+	// assembly routine through a function value, which would make b escape
+	// to the heap, an allocation per record. EncodeState writes dst only
+	// when it succeeds, so a record that fails leaves dst as it was.
+	if err := EncodeState(dst[stateOffset:], r.DstClass, &r.State); err != nil {
 		return err
 	}
-	copy(dst, b[:])
+	copy(dst[:stateOffset], b[:stateOffset])
+	binary.BigEndian.PutUint32(dst[bodyCRCOff:], bodyCRC(dst))
 	return nil
 }
 
@@ -476,9 +480,10 @@ func EncodeState(dst []byte, dstClass Class, s *State) error {
 		}
 	}
 	b[1] = flags
-	// The CRC is computed over the trailer alone, at its place in a record.
-	binary.BigEndian.PutUint32(b[stateCRCOff-stateOffset:], crc32.Checksum(b[:stateCRCOff-stateOffset], castagnoli))
+	// The CRC is computed over the trailer alone, at its place in a record,
+	// and in dst (see Encode).
 	copy(dst, b[:])
+	binary.BigEndian.PutUint32(dst[stateCRCOff-stateOffset:], crc32.Checksum(dst[:stateCRCOff-stateOffset], castagnoli))
 	return nil
 }
 
