@@ -23,7 +23,7 @@ import (
 // core over a real store (group commit) and numbering database. Target
 // (issue 3): 100,000 SM/s with 32 concurrent clients.
 func BenchmarkSubmitSocket(b *testing.B) {
-	for _, c := range []struct{ clients, depth int }{{32, 1}, {32, 4}, {32, 8}, {4, 8}, {1, 32}} {
+	for _, c := range []struct{ clients, depth int }{{32, 1}, {32, 4}, {32, 8}, {32, 16}, {4, 8}, {1, 32}} {
 		b.Run(fmt.Sprintf("clients=%d/depth=%d", c.clients, c.depth), func(b *testing.B) {
 			benchSubmit(b, c.clients, c.depth)
 		})
