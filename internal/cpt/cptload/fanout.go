@@ -453,6 +453,17 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 			r.readAnswers(sd)
 		}()
 	}
+	start := time.Now()
+	var t1 snapshot
+	r.measureTo.Store(math.MaxInt64)
+	if cfg.Warmup == 0 {
+		// Without a warm-up the window opens before the first SEND is
+		// written, so that every SEND's ACK latency is in it (a short run
+		// can be over before a window opened after the writers started).
+		t1 = r.snap()
+		r.measureFrom.Store(start.UnixNano())
+		r.measuring.Store(true)
+	}
 	stop := make(chan struct{})
 	var writers sync.WaitGroup
 	writeErrs := make([]error, len(r.send))
@@ -469,18 +480,11 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 		close(writersDone)
 	}()
 
-	start := time.Now()
-	var t1 snapshot
 	warm := time.NewTimer(cfg.Warmup)
 	end := time.NewTimer(cfg.Duration)
 	defer warm.Stop()
 	defer end.Stop()
-	r.measureTo.Store(math.MaxInt64)
-	if cfg.Warmup == 0 {
-		t1 = r.snap()
-		r.measureFrom.Store(time.Now().UnixNano())
-		r.measuring.Store(true)
-	} else {
+	if cfg.Warmup != 0 {
 		select {
 		case <-warm.C:
 			t1 = r.snap()
