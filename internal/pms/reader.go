@@ -71,7 +71,7 @@ func OpenReader(path string) (*Reader, error) {
 	}
 	r.data = data
 	first := data[:RecordSize]
-	if isZeros(first) {
+	if allZero(first) {
 		// A store that holds no record yet is all zero tail (or its first
 		// write never completed, which serve cuts when it starts): either
 		// way it is empty.
@@ -202,14 +202,4 @@ func recordsEnd(data []byte, n int) int {
 		}
 	}
 	return hi
-}
-
-// isZeros reports whether b holds only zero bytes.
-func isZeros(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
