@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -144,10 +146,14 @@ func (s *Server) ensureVoiceAdmin(hub *voice.Hub) error {
 	case uid != 0:
 	case err == nil:
 		uid = fromFile
-	default:
+	case errors.Is(err, fs.ErrNotExist):
 		if uid, err = voice.RandomUID(); err != nil {
 			return err
 		}
+	default:
+		// A file that cannot be read is not replaced: the uid it holds
+		// may still be the admin's, recorded nowhere else.
+		return fmt.Errorf("voice admin: %w", err)
 	}
 	if err := hub.EnsureUser(uid, voice.PermAdmin); err != nil {
 		return fmt.Errorf("voice admin: %w", err)

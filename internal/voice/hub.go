@@ -311,13 +311,18 @@ func (h *Hub) Unregister(auid, uid uint64) (uint64, ErrorCode) {
 		h.mu.Unlock()
 		return 0, code
 	}
+	h.mu.Unlock()
+	// The registry write costs a few fsyncs (and may wait for the
+	// registry's file lock): relays and other commands must not wait for
+	// it, as in Register. A concurrent UNREGISTER of the same uid finds it
+	// gone from the registry and fails.
 	if h.cfg.Users != nil {
 		if err := h.cfg.Users.DeleteVoiceUser(uid); err != nil {
-			h.mu.Unlock()
 			h.log.Error("voice unregister: account registry", "error", err)
 			return 0, CodeServer
 		}
 	}
+	h.mu.Lock()
 	delete(h.users, uid)
 	var left []*channel
 	for _, ch := range h.channels {
@@ -325,7 +330,12 @@ func (h *Hub) Unregister(auid, uid uint64) (uint64, ErrorCode) {
 			left = append(left, ch)
 		}
 	}
-	h.changedLocked()
+	if len(left) > 0 {
+		// Memberships are in the state file; registrations are not.
+		h.changedLocked()
+	} else {
+		h.gaugesLocked()
+	}
 	h.mu.Unlock()
 	for _, ch := range left {
 		ch.announce(OpLeave, uid)
@@ -402,7 +412,13 @@ func (h *Hub) Delete(uid, chid uint64) (uint64, ErrorCode) {
 	delete(h.channels, chid)
 	h.changedLocked()
 	if err := h.saveNowLocked(); err != nil {
+		// As for CREATE: the reply says only what is durable (a crash
+		// must not bring a deleted channel back), so the channel stays.
 		h.log.Error("voice delete: channel state not saved", "file", h.cfg.StateFile, "error", err)
+		h.channels[chid] = ch
+		h.changedLocked()
+		h.mu.Unlock()
+		return 0, CodeServer
 	}
 	h.mu.Unlock()
 	// The relay is stopped without the lock: it may be waiting for the

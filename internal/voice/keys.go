@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"switchboard/internal/datadir"
 )
 
 // File names in the data directory (docs/voice.md).
@@ -40,7 +42,7 @@ func LoadOrCreateKey(dir string) (ed25519.PrivateKey, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if err := datadir.WriteFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return nil, false, fmt.Errorf("voice key: %w", err)
 	}
 	return priv, true, nil
@@ -99,37 +101,13 @@ func ReadAdminUID(dir string) (uint64, error) {
 }
 
 // WriteAdminUID writes the admin uid file (mode 0600: the uid is the admin's
-// whole credential).
+// whole credential), atomically and durably.
 func WriteAdminUID(dir string, uid uint64) error {
-	path := filepath.Join(dir, AdminFileName)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(uid, 10)+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return datadir.WriteFileAtomic(filepath.Join(dir, AdminFileName), []byte(strconv.FormatUint(uid, 10)+"\n"), 0o600)
 }
 
 // RandomUID draws a valid random uid (for the admin at first start).
 func RandomUID() (uint64, error) {
 	h := &Hub{users: map[uint64]Perm{}}
 	return h.newUIDLocked()
-}
-
-func writeNew(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"switchboard/internal/datadir"
 )
 
 // StateFileName is the channel state file in the data directory.
@@ -51,31 +53,15 @@ func (h *Hub) snapshotLocked() state {
 	return st
 }
 
-// writeState replaces the file atomically (write a temporary file, sync,
-// rename), so that a crash leaves the old state or the new one.
+// writeState replaces the file atomically and durably, so that a crash
+// leaves the old state or the new one. 0600: the state holds uids, which
+// are credentials.
 func writeState(path string, st state) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	// 0600: the state holds uids, which are credentials.
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return datadir.WriteFileAtomic(path, append(b, '\n'), 0o600)
 }
 
 // restore recreates the channels of the state file: each gets its old port
