@@ -227,3 +227,66 @@ func TestMirrorUpdates(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorUpdatesOfRecordsBeingReplaced discharges the records that are
+// about to leave the mirror while new appends take their slots, in the
+// same batches: an update must be written from the old record's slot
+// before a new record reuses it, or the file gets the new record's bytes
+// at the old one's place and refuses to open.
+func TestMirrorUpdatesOfRecordsBeingReplaced(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{}, nil)
+	recs := appendBatches(t, s, mirrorRecords)
+	ctx := context.Background()
+	// Step by step, 20 new records (which take the mirror slots of
+	// records k..k+19) and the updates of those same 20 old records, all
+	// at once so that they share group commits.
+	const steps, width = 400, 20
+	errs := make(chan error, steps*(width+1))
+	for step := range steps {
+		var wg sync.WaitGroup
+		wg.Add(1 + width)
+		go func() {
+			defer wg.Done()
+			batch := make([]*Record, width)
+			for k := range batch {
+				batch[k] = testRecord(mirrorRecords+step*width+k, Active)
+			}
+			if err := s.Append(ctx, batch...); err != nil {
+				errs <- err
+			}
+		}()
+		for k := range width {
+			go func() {
+				defer wg.Done()
+				r := recs[step*width+k]
+				if err := s.UpdateClass(ctx, r.Index, r.DstClass, State{Disposition: Delivered}); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, Options{}, nil)
+	defer s.Close()
+	var got Record
+	for i := range mirrorRecords + steps*width {
+		if err := s.Read(uint64(i), &got); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		want := Active
+		if i < steps*width {
+			want = Delivered
+		}
+		if got.State.Disposition != want {
+			t.Fatalf("record %d: %s, want %s", i, got.State.Disposition, want)
+		}
+	}
+}

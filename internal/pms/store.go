@@ -1066,6 +1066,14 @@ func (s *Store) write(b *batch) {
 		ioErr = s.flushDirty()
 	}
 	s.dirty = s.dirty[:0]
+	// Only now may the batch's records take their places in the mirror:
+	// they reuse the slots of the records 16,384 older, which this batch's
+	// updates (flushed just above from those slots) may have touched.
+	if ioErr == nil {
+		for i := range nbuf / RecordSize {
+			copy(s.mirrorSlot(s.next+uint64(i)), s.buf[i*RecordSize:(i+1)*RecordSize])
+		}
+	}
 	if ioErr == nil && nbuf > 0 {
 		s.reserve(int64(pos-s.base) * RecordSize)
 		if _, werr := s.f.WriteAt(s.buf[:nbuf], int64(s.next-s.base)*RecordSize); werr != nil {
@@ -1171,7 +1179,6 @@ func (s *Store) placeAppend(r *request, pos uint64, now int64, off int) {
 		if r.raw != nil {
 			copy(r.raw[i][:], b)
 		}
-		copy(s.mirrorSlot(pos+uint64(i)), b)
 	}
 }
 
