@@ -11,8 +11,6 @@
 package core
 
 import (
-	"switchboard/internal/workpool"
-
 	"context"
 	"errors"
 	"hash/maphash"
@@ -23,6 +21,7 @@ import (
 
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
+	"switchboard/internal/workpool"
 )
 
 // Role is a role-handler role (§2.5.2.1).
@@ -469,6 +468,13 @@ func (c *Core) fillSM(s *sm, r *pms.Record, key *dedupKey) {
 	}
 }
 
+// wakeLocked reports whether a newly listed SM needs the dispatcher or the
+// timer woken: a handler can take it, or it expires before anything the
+// timer waits for.
+func (c *Core) wakeLocked(s *sm) bool {
+	return c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
+}
+
 // insertLocked lists a newly active SM and queues it by destination.
 func (c *Core) insertLocked(s *sm) {
 	c.insertAtLocked(s, c.now())
@@ -569,14 +575,19 @@ func (c *Core) servedLocked(s *sm) bool {
 // pile up.
 const maxRawKept = 1 << 16
 
-// keepRawLocked keeps a copy of the stored record for s's first delivery.
-func (c *Core) keepRawLocked(s *sm, raw *[pms.RecordSize]byte) {
+// keepRawLocked keeps the stored record for s's first delivery: raw
+// itself when the core owns it (owned), else a copy (the socket's raw is
+// in a request body that is given back for reuse).
+func (c *Core) keepRawLocked(s *sm, raw *[pms.RecordSize]byte, owned bool) {
 	if raw == nil || c.rawKept >= maxRawKept {
 		return
 	}
-	cp := new([pms.RecordSize]byte)
-	*cp = *raw
-	s.raw = cp
+	if !owned {
+		cp := new([pms.RecordSize]byte)
+		*cp = *raw
+		raw = cp
+	}
+	s.raw = raw
 	c.rawKept++
 }
 
@@ -841,7 +852,7 @@ func (c *Core) store1(ctx context.Context, rec *pms.Record) (uint64, bool, error
 	if err != nil {
 		err = reject(coresock.StatusStoreFailed, err.Error())
 	}
-	storedReport := c.stored(rec, &rv, err, raw)
+	storedReport := c.stored(rec, &rv, err, raw, true)
 	if err != nil {
 		return 0, false, err
 	}
@@ -922,7 +933,7 @@ func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
 // fail finishes a store attempt that wrote nothing.
 func (a *asyncStore) fail(err error) {
 	serr := reject(coresock.StatusStoreFailed, err.Error())
-	a.c.stored(a.rec, &a.rv, serr, nil)
+	a.c.stored(a.rec, &a.rv, serr, nil, false)
 	a.done(0, false, serr)
 }
 
@@ -936,7 +947,7 @@ func (a *asyncStore) appendedTo(first uint64, entry time.Time, err error) {
 	rec.Index, rec.Entry = first, entry
 	// raw now holds the record as the store wrote it (index, entry time
 	// and CRC filled in).
-	if storedReport := c.stored(rec, &a.rv, nil, a.raw); storedReport != nil {
+	if storedReport := c.stored(rec, &a.rv, nil, a.raw, false); storedReport != nil {
 		// This runs on a store goroutine, which must not wait for the
 		// store: the report is written by another.
 		st := rec.State
@@ -948,7 +959,9 @@ func (a *asyncStore) appendedTo(first uint64, entry time.Time, err error) {
 // stored finishes a store attempt: it resolves the pending entry, and for
 // a stored SM lists and queues it (or, for one stored as delivered with
 // SRR, returns it for its status report).
-func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.RecordSize]byte) (storedReport *sm) {
+// raw, if not nil, is the record as stored, kept for the first delivery
+// (see keepRawLocked for owned).
+func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.RecordSize]byte, owned bool) (storedReport *sm) {
 	active := rec.State.Disposition == pms.Active
 	wake := false
 	var waiters []func(uint64, error)
@@ -967,11 +980,11 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 	}
 	if err == nil && active {
 		s := c.newSM(rec, &rv.key)
-		c.keepRawLocked(s, raw)
+		c.keepRawLocked(s, raw, owned)
 		c.insertLocked(s)
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
-		wake = c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
+		wake = c.wakeLocked(s)
 	}
 	c.mu.Unlock()
 	for _, w := range waiters {

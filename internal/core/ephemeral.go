@@ -1,8 +1,6 @@
 package core
 
 import (
-	"context"
-
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
 )
@@ -29,7 +27,7 @@ const ephemeralBase = 1 << 63
 // discharged (delivered, failed, expired or cancelled); it must not
 // block. An SM still active when the core closes is dropped without a
 // call.
-func (c *Core) SubmitEphemeral(ctx context.Context, rec *pms.Record, done func(pms.Disposition)) (uint64, error) {
+func (c *Core) SubmitEphemeral(rec *pms.Record, done func(pms.Disposition)) (uint64, error) {
 	c.m.submits.Inc()
 	idx, err := c.submitEphemeral(rec, done)
 	if err != nil {
@@ -63,7 +61,7 @@ func (c *Core) submitEphemeral(rec *pms.Record, done func(pms.Disposition)) (uin
 	s := c.newSM(rec, &dedupKey{})
 	s.eph, s.onDone = raw, done
 	c.insertLocked(s)
-	wake := c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
+	wake := c.wakeLocked(s)
 	c.mu.Unlock()
 	c.m.acceptedFor(rec.DstClass).Inc()
 	c.m.ephemeral.Inc()

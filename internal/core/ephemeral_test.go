@@ -22,7 +22,7 @@ func TestEphemeralDeliveredNeverStored(t *testing.T) {
 	h.register(f, RolePeer, "")
 	done := make(chan pms.Disposition, 1)
 	rec := sms(intl(numProv), intl("442079460000"), pms.ClassLocal, "table ready")
-	idx, err := h.core.SubmitEphemeral(context.Background(), rec, func(d pms.Disposition) { done <- d })
+	idx, err := h.core.SubmitEphemeral(rec, func(d pms.Disposition) { done <- d })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestEphemeralDeliveredNeverStored(t *testing.T) {
 		t.Fatalf("Lookup after discharge: %v", err)
 	}
 	// Identical ephemeral SMs are both sent: no duplicate suppression.
-	if _, err := h.core.SubmitEphemeral(context.Background(), sms(intl(numProv), intl("442079460000"), pms.ClassLocal, "table ready"), nil); err != nil {
+	if _, err := h.core.SubmitEphemeral(sms(intl(numProv), intl("442079460000"), pms.ClassLocal, "table ready"), nil); err != nil {
 		t.Fatal(err)
 	}
 	f.nextCall(t)
@@ -64,7 +64,7 @@ func TestEphemeralDeliveredNeverStored(t *testing.T) {
 // waits in RAM; a restart forgets it.
 func TestEphemeralWaitsInRAMAndIsForgotten(t *testing.T) {
 	h := newHarness(t, Config{})
-	idx, err := h.core.SubmitEphemeral(context.Background(), sms(intl(numProv), intl(numOutside), pms.ClassLocal, "x"), nil)
+	idx, err := h.core.SubmitEphemeral(sms(intl(numProv), intl(numOutside), pms.ClassLocal, "x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +80,12 @@ func TestEphemeralWaitsInRAMAndIsForgotten(t *testing.T) {
 func TestEphemeralRefusals(t *testing.T) {
 	h := newHarness(t, Config{})
 	// Routed like any other: an unprovisioned source may not go upstream.
-	_, err := h.core.SubmitEphemeral(context.Background(), sms(intl(numNoProv), intl(numOutside), pms.ClassLocal, "x"), nil)
+	_, err := h.core.SubmitEphemeral(sms(intl(numNoProv), intl(numOutside), pms.ClassLocal, "x"), nil)
 	if !isStatus(err, coresock.StatusUpstreamNotPermitted) {
 		t.Fatalf("unprovisioned source: %v", err)
 	}
 	// A store-only destination would have to be stored: refused.
-	_, err = h.core.SubmitEphemeral(context.Background(), sms(intl(numProv), intl(numStore), pms.ClassLocal, "x"), nil)
+	_, err = h.core.SubmitEphemeral(sms(intl(numProv), intl(numStore), pms.ClassLocal, "x"), nil)
 	if !isStatus(err, coresock.StatusUnroutable) {
 		t.Fatalf("store-only destination: %v", err)
 	}

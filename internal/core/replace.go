@@ -138,7 +138,7 @@ func (c *Core) Replace(ctx context.Context, index uint64, change ReplaceChange) 
 	c.detachLocked(s)
 	ns := c.newSM(&rec, &dedupKey{})
 	c.insertLocked(ns)
-	wake := c.servedLocked(ns) || (!ns.expiry.IsZero() && (c.nextDeadline.IsZero() || ns.expiry.Before(c.nextDeadline)))
+	wake := c.wakeLocked(ns)
 	c.mu.Unlock()
 	if wake {
 		c.poke()

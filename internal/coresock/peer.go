@@ -306,22 +306,12 @@ func (p *Peer) call(ctx context.Context, req Body) (Header, Body, error) {
 
 	c := callPool.Get().(*call)
 	c.reqType = req.Type()
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	id, ok := p.register(c, buf)
+	if !ok {
 		putBuf(bp)
 		callPool.Put(c)
 		return Header{}, nil, p.closedErr()
 	}
-	// Ids come from a counter; skipping ids still outstanding keeps
-	// matching exact even after the counter wraps.
-	id := p.nextID.Add(1)
-	for _, busy := p.pending[id]; busy; _, busy = p.pending[id] {
-		id = p.nextID.Add(1)
-	}
-	p.pending[id] = c
-	p.mu.Unlock()
-	binary.BigEndian.PutUint32(buf[4:], id)
 
 	// A full queue here can only be replies piling up: enqueue then
 	// closes the peer, which fails this call through pending.
@@ -390,20 +380,31 @@ func (p *Peer) helloMessage() *[]byte {
 	// Not pooled: if the connection closes first, the close path leaves a
 	// result in its channel that nobody takes.
 	c := &call{reqType: TypeHello, ch: make(chan result, 1), hello: true}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if _, ok := p.register(c, *bp); !ok {
 		putBuf(bp)
 		return nil
+	}
+	return bp
+}
+
+// register gives c a request id, writes it into the request's header in
+// msg, lists c as pending and returns the id, or reports false if the
+// peer has closed.
+// Ids come from a counter; skipping ids still outstanding keeps matching
+// exact even after the counter wraps.
+func (p *Peer) register(c *call, msg []byte) (uint32, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, false
 	}
 	id := p.nextID.Add(1)
 	for _, busy := p.pending[id]; busy; _, busy = p.pending[id] {
 		id = p.nextID.Add(1)
 	}
 	p.pending[id] = c
-	p.mu.Unlock()
-	binary.BigEndian.PutUint32((*bp)[4:], id)
-	return bp
+	binary.BigEndian.PutUint32(msg[4:], id)
+	return id, true
 }
 
 // answerHello answers the other end's HELLO with this end's capabilities

@@ -228,7 +228,7 @@ func (p *pagerSMS) NotifySMS(ctx context.Context, number, text string) error {
 			DCS: part.DCS, ESM: part.ESM, UDL: part.UDL, UD: part.UD,
 			ConcatRef: part.Ref, ConcatTotal: part.Total, ConcatSeq: part.Seq,
 		}
-		if _, err := p.core.SubmitEphemeral(ctx, rec, nil); err != nil {
+		if _, err := p.core.SubmitEphemeral(rec, nil); err != nil {
 			// The core's reasons name statuses, never the number.
 			return fmt.Errorf("refused by the core: %w", err)
 		}

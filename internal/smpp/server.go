@@ -1,8 +1,6 @@
 package smpp
 
 import (
-	"switchboard/internal/workpool"
-
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"switchboard/internal/smpp/pdu"
 	"switchboard/internal/smpp/smdata"
 	"switchboard/internal/smstext"
+	"switchboard/internal/workpool"
 )
 
 // ServerConfig configures the SMPP server that downstream peers bind to.

@@ -1,8 +1,6 @@
 package smpp
 
 import (
-	"switchboard/internal/workpool"
-
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"switchboard/internal/pms"
 	"switchboard/internal/smpp/pdu"
 	"switchboard/internal/smpp/smdata"
+	"switchboard/internal/workpool"
 )
 
 // UplinkConfig configures the one upstream SMSC link (seed 001 §1.2.1).
