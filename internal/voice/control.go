@@ -101,7 +101,8 @@ func (c *Control) Serve(ln net.Listener) error {
 }
 
 // Shutdown closes the listeners and every connection, and waits for their
-// goroutines (or ctx).
+// goroutines. ctx is not needed for that (closing them ends the handlers),
+// and is taken for the shape the server gives every service's Shutdown.
 func (c *Control) Shutdown(ctx context.Context) {
 	c.once.Do(func() { close(c.quit) })
 	c.mu.Lock()
@@ -112,13 +113,9 @@ func (c *Control) Shutdown(ctx context.Context) {
 		nc.Close()
 	}
 	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		<-done // every connection is closed, so this is short
-	}
+	// Every listener and connection is closed, so the handlers return
+	// soon whatever ctx says.
+	c.wg.Wait()
 }
 
 func (c *Control) start(nc net.Conn) {

@@ -14,20 +14,10 @@ import (
 )
 
 // batchConn is recvmmsg/sendmmsg on a UDP socket; ipv4 and ipv6
-// PacketConns both provide it with the same Message type.
+// PacketConns both provide it (their Message types are one type).
 type batchConn interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-type v6batch struct{ *ipv6.PacketConn }
-
-func (c v6batch) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
-	return c.PacketConn.ReadBatch(ms, flags)
-}
-
-func (c v6batch) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
-	return c.PacketConn.WriteBatch(ms, flags)
 }
 
 // bound is a member's UDP source address, fixed by its first packet after
@@ -106,7 +96,7 @@ func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
 	if la.IP.To4() != nil {
 		ch.bc = ipv4.NewPacketConn(conn)
 	} else {
-		ch.bc = v6batch{ipv6.NewPacketConn(conn)}
+		ch.bc = ipv6.NewPacketConn(conn)
 	}
 	if h.cfg.wrapConn != nil {
 		ch.bc = h.cfg.wrapConn(ch.bc)
