@@ -274,19 +274,7 @@ func serveOld(c net.Conn) *oldPeer {
 // A new client on an old core: its HELLO is answered UNKNOWN_TYPE, and it
 // never sends a BATCH, however many calls it has in flight.
 func TestNewClientOldServer(t *testing.T) {
-	path := sockPath(t)
-	ln, err := Listen(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cl := dial(t, path, nil)
-	sv := <-accepted
+	cl, sv := rawPair(t, nil)
 	old := serveOld(sv.c)
 	defer func() { sv.Close(); <-old.done }()
 
@@ -418,19 +406,7 @@ func sockPathServer(t *testing.T) string {
 // Answers in a BATCH complete their calls in order; one in a broken BATCH
 // fails its call instead of hanging it.
 func TestBatchResponses(t *testing.T) {
-	path := sockPath(t)
-	ln, err := Listen(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cl := dial(t, path, nil)
-	sv := <-accepted
+	cl, sv := rawPair(t, nil)
 	defer sv.Close()
 	buf := make([]byte, 1<<16)
 	read := func() []byte {

@@ -97,6 +97,25 @@ func dial(t testing.TB, path string, cfg *Config) *Peer {
 	return p
 }
 
+// rawPair dials a listener whose one connection the test drives by hand
+// (sv, the raw Conn), for tests of what a Peer does with what arrives.
+func rawPair(t *testing.T, cfg *Config) (cl *Peer, sv *Conn) {
+	t.Helper()
+	path := sockPath(t)
+	ln, err := Listen(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan *Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	cl = dial(t, path, cfg)
+	return cl, <-accepted
+}
+
 func submitFor(t testing.TB, mr uint8, ref uint16) *Submit {
 	t.Helper()
 	r := pms.Record{Kind: pms.KindSM, MR: mr, ConcatRef: ref,
@@ -496,19 +515,7 @@ func TestMalformedAndOversizeAnswered(t *testing.T) {
 }
 
 func TestBadResponsesFailCalls(t *testing.T) {
-	path := sockPath(t)
-	ln, err := Listen(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cl := dial(t, path, nil)
-	sv := <-accepted
+	cl, sv := rawPair(t, nil)
 	defer sv.Close()
 	buf := make([]byte, MaxMessage+1)
 	answer := func(resp func(id uint32) []byte) error {
@@ -527,7 +534,7 @@ func TestBadResponsesFailCalls(t *testing.T) {
 		return <-errc
 	}
 	// A response of the wrong type for the id.
-	err = answer(func(id uint32) []byte {
+	err := answer(func(id uint32) []byte {
 		b, _ := Marshal(nil, Header{Type: TypeSubmit.Response(), ID: id}, &SubmitResp{})
 		return b
 	})
@@ -688,19 +695,7 @@ func TestRemoteCloseFailsCallsAndNotifies(t *testing.T) {
 
 func TestCallContextCancel(t *testing.T) {
 	m := NewMetrics(nil)
-	path := sockPath(t)
-	ln, err := Listen(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan *Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	cl := dial(t, path, &Config{Metrics: m})
-	sv := <-accepted
+	cl, sv := rawPair(t, &Config{Metrics: m})
 	defer sv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
