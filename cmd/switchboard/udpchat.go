@@ -44,7 +44,7 @@ func cmdUDPChat(ctx context.Context, env *Env, args []string) error {
 	var o udpchatOptions
 	fs.StringVar(&o.server, "server", defaultUDPChatServer, "CHAT UDP server `HOST:PORT`")
 	fs.BoolVar(&o.script, "script", false, "fixed output for programs (see -h)")
-	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "ask for the server info this often while running, so that the session does not expire")
+	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "ask for the server info this often while running, so that the session does not expire (0: off)")
 	fs.Usage = func() { fmt.Fprint(env.Stderr, udpchatUsage); fs.PrintDefaults() }
 	// Flags come before NAME; everything after it belongs to the command.
 	if err := parseFlags(fs, args); err != nil {
@@ -71,23 +71,26 @@ func cmdUDPChat(ctx context.Context, env *Env, args []string) error {
 	}()
 	p := &udpchatPrinter{out: &lockedWriter{w: env.Stdout}, script: o.script}
 	// The keepalive runs beside whatever the command does: a session that
-	// only listens would otherwise expire.
-	kctx, stopKeepalive := context.WithCancel(ctx)
-	defer stopKeepalive()
-	go func() {
-		t := time.NewTicker(o.keepalive)
-		defer t.Stop()
-		for {
-			select {
-			case <-kctx.Done():
-				return
-			case <-t.C:
-				_, _ = c.Info(kctx)
+	// only listens would otherwise expire. 0 (or less) turns it off, and
+	// time.NewTicker would panic on it.
+	if o.keepalive > 0 {
+		kctx, stopKeepalive := context.WithCancel(ctx)
+		defer stopKeepalive()
+		go func() {
+			t := time.NewTicker(o.keepalive)
+			defer t.Stop()
+			for {
+				select {
+				case <-kctx.Done():
+					return
+				case <-t.C:
+					_, _ = c.Info(kctx)
+				}
 			}
-		}
-	}()
+		}()
+	}
 	if len(pos) == 0 {
-		return udpchatInteractive(ctx, env, c, p, o)
+		return udpchatInteractive(ctx, env, c, p)
 	}
 	return udpchatOnce(ctx, c, p, pos)
 }
@@ -107,19 +110,9 @@ func udpchatOnce(ctx context.Context, c *udpchat.Client, p *udpchatPrinter, pos 
 		}
 		return p.result(c.Send(ctx, rest[0], strings.Join(rest[1:], " ")))
 	case "list":
-		names, err := c.List(ctx)
-		if err != nil {
-			return p.result(err)
-		}
-		p.list(names)
-		return nil
+		return p.showList(c.List(ctx))
 	case "info":
-		info, err := c.Info(ctx)
-		if err != nil {
-			return p.result(err)
-		}
-		p.info(info)
-		return nil
+		return p.showInfo(c.Info(ctx))
 	case "listen":
 		fs := flag.NewFlagSet("listen", flag.ContinueOnError)
 		d := fs.Duration("for", 0, "stop after this long (0: until interrupted or --count)")
@@ -154,7 +147,7 @@ func udpchatOnce(ctx context.Context, c *udpchat.Client, p *udpchatPrinter, pos 
 }
 
 // udpchatInteractive reads commands from stdin and prints what arrives.
-func udpchatInteractive(ctx context.Context, env *Env, c *udpchat.Client, p *udpchatPrinter, o udpchatOptions) error {
+func udpchatInteractive(ctx context.Context, env *Env, c *udpchat.Client, p *udpchatPrinter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -195,17 +188,9 @@ func udpchatLine(ctx context.Context, c *udpchat.Client, p *udpchatPrinter, line
 	case "/quit":
 		return true, nil
 	case "/list":
-		names, err := c.List(ctx)
-		if err != nil {
-			return false, p.result(err)
-		}
-		p.list(names)
+		return false, p.showList(c.List(ctx))
 	case "/info":
-		info, err := c.Info(ctx)
-		if err != nil {
-			return false, p.result(err)
-		}
-		p.info(info)
+		return false, p.showInfo(c.Info(ctx))
 	case "/msg":
 		to, text, ok := strings.Cut(rest, " ")
 		if !ok || to == "" || text == "" {
@@ -215,7 +200,6 @@ func udpchatLine(ctx context.Context, c *udpchat.Client, p *udpchatPrinter, line
 	default:
 		return false, p.result(fmt.Errorf("unknown command %s (try /msg, /list, /info, /quit)", cmd))
 	}
-	return false, nil
 }
 
 // udpchatPrinter prints answers and pushes, for people or for scripts.
@@ -246,6 +230,26 @@ func (p *udpchatPrinter) result(err error) error {
 		}
 	}
 	return err
+}
+
+// showList prints a List answer, or its error, which it returns for the
+// exit status.
+func (p *udpchatPrinter) showList(names []string, err error) error {
+	if err != nil {
+		return p.result(err)
+	}
+	p.list(names)
+	return nil
+}
+
+// showInfo prints an Info answer, or its error, which it returns for the
+// exit status.
+func (p *udpchatPrinter) showInfo(info string, err error) error {
+	if err != nil {
+		return p.result(err)
+	}
+	p.info(info)
+	return nil
 }
 
 func (p *udpchatPrinter) list(names []string) {

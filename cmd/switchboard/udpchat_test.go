@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"switchboard/internal/udpchat"
 )
 
 var udpchatAddrRe = regexp.MustCompile(`msg="switchboard serving" .*udpchat=(\S+)`)
@@ -92,10 +96,73 @@ func TestUDPChatCommand(t *testing.T) {
 		if strings.Contains(out.String(), " dan") {
 			break
 		}
+		if ctx.Err() != nil {
+			t.Fatal("dan never came online")
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if code, stderr := runUDPChat(t, ctx, "", &syncBuffer{}, "--server", addr, "dan", "info"); code != 1 || !strings.Contains(stderr, "username is already present") {
 		t.Fatalf("taken name: exit %d, stderr %q", code, stderr)
 	}
 	<-danDone
+}
+
+// fakeUDPChat is a CHAT UDP server that answers register and logout with
+// OK and info with a fixed reply, and counts the info requests.
+func fakeUDPChat(t *testing.T) (addr string, infos *atomic.Int64) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos = new(atomic.Int64)
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		conn.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		buf := make([]byte, udpchat.MaxPacket+1)
+		for {
+			n, from, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			p, err := udpchat.Decode(buf[:n])
+			if err != nil {
+				continue
+			}
+			switch p.Op {
+			case udpchat.OpRegister, udpchat.OpLogout:
+				_, _ = conn.WriteToUDP(udpchat.AppendOK(nil), from)
+			case udpchat.OpInfo:
+				infos.Add(1)
+				_, _ = conn.WriteToUDP(udpchat.AppendPacket(nil, udpchat.OpInfoReply, []byte("2026-01-01T00:00:00Z switchboard test")), from)
+			}
+		}
+	}()
+	return conn.LocalAddr().String(), infos
+}
+
+// --keepalive 0 (or less) turns the keepalive off rather than panicking
+// in time.NewTicker; a positive one asks for the info while the command
+// runs.
+func TestUDPChatKeepalive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		keepalive string
+		on        bool
+	}{{"0", false}, {"-1s", false}, {"20ms", true}} {
+		addr, infos := fakeUDPChat(t)
+		var out syncBuffer
+		code, stderr := runUDPChat(t, ctx, "", &out, "--server", addr, "--keepalive", tc.keepalive, "amy", "listen", "--for", "300ms")
+		if code != 0 {
+			t.Fatalf("--keepalive %s: exit %d, stderr %q", tc.keepalive, code, stderr)
+		}
+		if n := infos.Load(); (n > 0) != tc.on {
+			t.Errorf("--keepalive %s: %d info requests", tc.keepalive, n)
+		}
+	}
 }

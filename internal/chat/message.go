@@ -29,6 +29,18 @@ type Message struct {
 	}
 }
 
+// plain is a copy of m without the per-protocol encodings it collects
+// (Wire): the history cache's copy, and each History caller's, must be
+// its own, or the cache would keep every front-end's bytes and callers
+// would share them. The copy shares m's Text. A nil m gives nil, for
+// callers with no message to copy.
+func (m *Message) plain() *Message {
+	if m == nil {
+		return nil
+	}
+	return &Message{ID: m.ID, Time: m.Time, Target: m.Target, Group: m.Group, Sender: m.Sender, Text: m.Text}
+}
+
 // Wire kinds for Message.Wire.
 const (
 	WireCPT = iota

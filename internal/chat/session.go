@@ -219,8 +219,7 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
 			// The cache gets its own copy: the pushed one collects each
 			// front-end's encoding, which the cache must not keep.
-			s.hist.addChat(target, group, id, entry.UnixNano(),
-				&Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text})
+			s.hist.addChat(target, group, id, entry.UnixNano(), m.plain())
 			s.m.posted.Inc()
 			// A resend waiting on the original is answered only once the
 			// original has been pushed, like the original's sender: an
@@ -346,7 +345,7 @@ func (s *Service) loadAll(list []entry) ([]*Message, []error) {
 			miss = append(miss, i)
 			continue
 		}
-		msgs[i] = &Message{ID: m.ID, Time: m.Time, Target: m.Target, Group: m.Group, Sender: m.Sender, Text: m.Text}
+		msgs[i] = m.plain()
 	}
 	s.m.historyCached.Add(float64(len(list) - len(miss)))
 	s.m.historyRead.Add(float64(len(miss)))

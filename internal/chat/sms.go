@@ -46,7 +46,9 @@ func (s *Service) indexSMS(rec *pms.Record, push bool) {
 		if push {
 			m = &Message{ID: rec.Index, Time: rec.Entry, Sender: smsSender(rec.Src), Text: []byte(text)}
 		}
-		s.hist.addSMS(num.E164, []uint64{rec.Index}, rec.Entry.UnixNano(), smsCopy(m))
+		// The cache's copy is taken before pushSMS sets the pushed one's
+		// Target to the owner, which the stored SMS has not.
+		s.hist.addSMS(num.E164, []uint64{rec.Index}, rec.Entry.UnixNano(), m.plain())
 		if push {
 			s.pushSMS(num.E164, m)
 		}
@@ -69,25 +71,12 @@ func (s *Service) completeSMS(p *pendingSMS, push bool) {
 	if len(ids) == 0 {
 		return
 	}
-	var m *Message
-	if push {
-		m = &Message{ID: ids[0], Time: time.Unix(0, p.ns), Sender: p.sender, Text: []byte(text.String())}
-	}
 	// Not cached: the store's answer dates a concatenated SMS by its
 	// first part, the buffer by the part that arrived first.
 	s.hist.addSMS(p.number, ids, p.ns, nil)
 	if push {
-		s.pushSMS(p.number, m)
+		s.pushSMS(p.number, &Message{ID: ids[0], Time: time.Unix(0, p.ns), Sender: p.sender, Text: []byte(text.String())})
 	}
-}
-
-// smsCopy is the cache's own copy of a pushed SMS (pushSMS sets the
-// pushed one's Target to the owner, which the stored SMS has not).
-func smsCopy(m *Message) *Message {
-	if m == nil {
-		return nil
-	}
-	return &Message{ID: m.ID, Time: m.Time, Sender: m.Sender, Text: m.Text}
 }
 
 func (s *Service) pushSMS(e164 string, m *Message) {

@@ -53,7 +53,9 @@ type chatService struct {
 	// udp is the CHAT UDP server, nil when udpchat.listen is empty.
 	udp     *udpchat.Server
 	udpAddr net.Addr
-	wg      sync.WaitGroup
+	// udpFailed is why the CHAT UDP server's Serve ended on its own.
+	udpFailed atomic.Pointer[error]
+	wg        sync.WaitGroup
 }
 
 // newChat creates the chat service over the core.

@@ -241,12 +241,8 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	for i, a := range chatFront.addrs {
 		cptAddrs[i] = a.String()
 	}
-	udpAddr := ""
-	if chatFront.udpAddr != nil {
-		udpAddr = chatFront.udpAddr.String()
-	}
 	s.log.Info("switchboard serving", "admin", ln.Addr().String(), "smpp", strings.Join(smppAddrs, ","),
-		"cpt", strings.Join(cptAddrs, ","), "udpchat", udpAddr, "pager", addrString(s.PagerAddr()), "data", dir, "pid", os.Getpid())
+		"cpt", strings.Join(cptAddrs, ","), "udpchat", addrString(chatFront.udpAddr), "pager", addrString(s.PagerAddr()), "data", dir, "pid", os.Getpid())
 	if ready != nil {
 		ready(s)
 	}
@@ -290,6 +286,9 @@ func (s *Server) health() error {
 		if p := s.pager.failed.Load(); p != nil {
 			return fmt.Errorf("pager: %w", *p)
 		}
+	}
+	if p := s.chat.udpFailed.Load(); p != nil {
+		return fmt.Errorf("udpchat: %w", *p)
 	}
 	return nil
 }

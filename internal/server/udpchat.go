@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -43,14 +44,19 @@ func (s *Server) startUDPChat(cs *chatService) error {
 		DupWindow:      u.DupWindow.Duration,
 		SendQueue:      u.SendQueue,
 		Version:        Version,
-		Logger:         s.log.With("service", "udpchat"),
 		Metrics:        udpchat.NewMetrics(s.reg),
 	}, cs.svc)
 	cs.udpAddr = conn.LocalAddr()
 	cs.wg.Add(1)
 	go func() {
 		defer cs.wg.Done()
-		_ = cs.udp.Serve(conn)
+		err := cs.udp.Serve(conn)
+		if err != nil && !errors.Is(err, udpchat.ErrServerClosed) {
+			// The server stopped on its own, not by Shutdown: say so,
+			// and let /healthz report it.
+			s.log.With("service", "udpchat").Error("udpchat stopped", "error", err)
+			cs.udpFailed.Store(&err)
+		}
 	}()
 	return nil
 }

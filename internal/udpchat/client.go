@@ -154,19 +154,23 @@ func (c *Client) read() {
 func (c *Client) request(ctx context.Context, pkt []byte, want func(Packet) bool) (Packet, error) {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
-	return c.requestLocked(ctx, pkt, want)
+	c.setWant(want)
+	defer c.setWant(nil)
+	return c.requestLocked(ctx, pkt)
 }
 
-// requestLocked is request with reqMu held.
-func (c *Client) requestLocked(ctx context.Context, pkt []byte, want func(Packet) bool) (Packet, error) {
+// setWant sets the answers the current request waits for beyond
+// OK/Error (nil: none).
+func (c *Client) setWant(want func(Packet) bool) {
 	c.mu.Lock()
 	c.want = want
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.want = nil
-		c.mu.Unlock()
-	}()
+}
+
+// requestLocked is request with reqMu held and c.want set by the caller.
+// It leaves c.want alone, so that a caller that waits for more answers
+// after the first (List) keeps them coming to c.answers without a gap.
+func (c *Client) requestLocked(ctx context.Context, pkt []byte) (Packet, error) {
 	// Answers left over from an earlier request that gave up are not
 	// this one's.
 	for len(c.answers) > 0 {
@@ -239,8 +243,12 @@ func (c *Client) Info(ctx context.Context) (string, error) {
 func (c *Client) List(ctx context.Context) ([]string, error) {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
-	isList := func(p Packet) bool { return p.Op == OpListReply }
-	p, err := c.requestLocked(ctx, AppendPacket(nil, OpList), isList)
+	// The 43 packets are wanted from the request until the last one: a
+	// moment without the want between the first and the rest would send
+	// those arriving in it to Events.
+	c.setWant(func(p Packet) bool { return p.Op == OpListReply })
+	defer c.setWant(nil)
+	p, err := c.requestLocked(ctx, AppendPacket(nil, OpList))
 	if err != nil {
 		return nil, err
 	}
@@ -258,14 +266,6 @@ func (c *Client) List(ctx context.Context) ([]string, error) {
 		}
 	}
 	add(p.Data)
-	c.mu.Lock()
-	c.want = isList
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.want = nil
-		c.mu.Unlock()
-	}()
 	quiet := time.NewTimer(c.cfg.ListQuiet)
 	defer quiet.Stop()
 	end := time.NewTimer(10 * c.cfg.ListQuiet)

@@ -128,17 +128,17 @@ func SplitList(data []byte) []string {
 func AppendLists(out [][]byte, names []string, max int) [][]byte {
 	cur := []byte{OpListReply, 0, 0}
 	for _, name := range names {
-		extra := len(name)
+		// A name after the first of its packet takes a separator too;
+		// when the two do not fit, it starts the next packet instead. The
+		// first name of a packet goes in whatever its length, so that an
+		// overlong one is not lost.
 		if len(cur) > HeaderSize {
-			extra++
-		}
-		if len(cur)+extra > max && len(cur) > HeaderSize {
-			out = append(out, finishList(cur))
-			cur = []byte{OpListReply, 0, 0}
-			extra = len(name)
-		}
-		if len(cur) > HeaderSize {
-			cur = append(cur, 0)
+			if len(cur)+1+len(name) > max {
+				out = append(out, finishList(cur))
+				cur = []byte{OpListReply, 0, 0}
+			} else {
+				cur = append(cur, 0)
+			}
 		}
 		cur = append(cur, name...)
 	}

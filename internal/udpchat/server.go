@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -88,9 +87,7 @@ type ServerConfig struct {
 	SendQueue int
 	// Version is reported in the info reply.
 	Version string
-	Logger  *slog.Logger
 	Metrics *Metrics
-	Now     func() time.Time
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -139,14 +136,8 @@ func (c *ServerConfig) setDefaults() {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics(nil)
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 }
 
@@ -201,7 +192,7 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 	for i := range s.outs {
 		s.outs[i].init(cfg.SendQueue/len(s.outs), s.m)
 	}
-	s.strangers = bucket{tokens: 2 * cfg.ErrorRateTotal, last: cfg.Now()}
+	s.strangers = bucket{tokens: 2 * cfg.ErrorRateTotal, last: time.Now()}
 	return s
 }
 
@@ -377,7 +368,7 @@ func (s *Server) read() error {
 			s.m.readErrors.Inc()
 			continue
 		}
-		now := s.cfg.Now()
+		now := time.Now()
 		for i := 0; i < n; i++ {
 			ua, ok := msgs[i].Addr.(*net.UDPAddr)
 			if !ok {
@@ -736,7 +727,7 @@ func (s *Server) tick() {
 		case <-s.done:
 			return
 		case <-sweep.C:
-			s.sweep(s.cfg.Now())
+			s.sweep(time.Now())
 		case <-lists:
 			s.sendLists()
 		}
