@@ -20,13 +20,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"switchboard/internal/loadstat"
 )
 
 // Config describes one fan-out run.
@@ -421,7 +421,7 @@ type snapshot struct {
 }
 
 func (r *run) snap() snapshot {
-	s := snapshot{at: time.Now(), clientCPU: processCPU()}
+	s := snapshot{at: time.Now(), clientCPU: loadstat.ProcessCPU()}
 	for _, rc := range r.recv {
 		s.deliveries += rc.n.Load()
 	}
@@ -430,7 +430,7 @@ func (r *run) snap() snapshot {
 		s.sdeliv += sd.msgs.Load()
 	}
 	if r.cfg.Metrics != "" {
-		if m, err := scrape(r.cfg.Metrics); err == nil {
+		if m, err := loadstat.Scrape(r.cfg.Metrics); err == nil {
 			s.serverCPU = m["process_cpu_seconds_total"]
 		}
 	}
@@ -588,9 +588,9 @@ func (r *run) measure(ctx context.Context) (Result, error) {
 			res.Cut++
 		}
 	}
-	res.AckP50, res.AckP99, res.AckMax = percentiles(acks)
+	res.AckP50, res.AckP99, res.AckMax = loadstat.Percentiles(acks)
 	if len(r.recv) > 0 {
-		res.MsgP50, res.MsgP99, _ = percentiles(r.recv[0].lat)
+		res.MsgP50, res.MsgP99, _ = loadstat.Percentiles(r.recv[0].lat)
 	}
 	for _, err := range writeErrs {
 		if err != nil && res.Cut == 0 {
@@ -783,21 +783,4 @@ func msgStamp(l []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, n), true
-}
-
-func percentiles(d []time.Duration) (p50, p99, maxd time.Duration) {
-	if len(d) == 0 {
-		return 0, 0, 0
-	}
-	slices.Sort(d)
-	return d[len(d)/2], d[len(d)*99/100], d[len(d)-1]
-}
-
-// processCPU is this process's user and system CPU time in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

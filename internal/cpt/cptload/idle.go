@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"switchboard/internal/loadstat"
 )
 
 // IdleConfig describes an idle-connections run.
@@ -122,7 +124,7 @@ func RunIdle(ctx context.Context, cfg IdleConfig) (IdleResult, error) {
 		if cfg.GC {
 			res.GCForced = forceGC(cfg.Metrics)
 		}
-		m, err := scrape(cfg.Metrics)
+		m, err := loadstat.Scrape(cfg.Metrics)
 		if err != nil {
 			return Sample{}, err
 		}
@@ -225,36 +227,6 @@ func idleLogin(ctx context.Context, addr, name string) (net.Conn, error) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return nc, nil
-}
-
-// scrape reads the unlabelled samples of a Prometheus text page.
-func scrape(u string) (map[string]float64, error) {
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(u)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		name, val, ok := strings.Cut(l, " ")
-		if !ok || strings.ContainsRune(name, '{') {
-			continue
-		}
-		if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
-			out[name] = f
-		}
-	}
-	return out, sc.Err()
 }
 
 // forceGC asks the server for a garbage collection through the heap

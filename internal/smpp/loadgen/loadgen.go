@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"switchboard/internal/loadstat"
 	"switchboard/internal/smpp"
 	"switchboard/internal/smpp/pdu"
 )
@@ -276,12 +277,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	for _, n := range errs {
 		res.Sent += n
 	}
-	slices.Sort(lats)
-	if len(lats) > 0 {
-		res.P50 = lats[len(lats)/2]
-		res.P99 = lats[len(lats)*99/100]
-		res.Max = lats[len(lats)-1]
-	}
+	res.P50, res.P99, res.Max = loadstat.Percentiles(lats)
 	res.Receipts, res.Delivered = cnt.receipts.Load(), cnt.delivered.Load()
 	return res, nil
 }
@@ -468,12 +464,8 @@ func (k *Sink) Received() int64 { return k.n.Load() }
 func (k *Sink) Result() SinkResult {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	lats := slices.Clone(k.lats)
-	slices.Sort(lats)
 	r := SinkResult{Received: k.n.Load(), Elapsed: k.last.Sub(k.first)}
-	if len(lats) > 0 {
-		r.P50, r.P99, r.Max = lats[len(lats)/2], lats[len(lats)*99/100], lats[len(lats)-1]
-	}
+	r.P50, r.P99, r.Max = loadstat.Percentiles(slices.Clone(k.lats))
 	if r.Elapsed <= 0 {
 		r.Elapsed = time.Nanosecond
 	}

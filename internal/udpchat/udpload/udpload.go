@@ -12,16 +12,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"switchboard/internal/loadstat"
 	"switchboard/internal/udpchat"
 )
 
@@ -208,14 +207,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	counting.Store(true)
 	t0 := time.Now()
-	cpuStart := cpuTime()
+	cpuStart := loadstat.ProcessCPU()
 	select {
 	case <-time.After(cfg.Duration - cfg.Warmup):
 	case <-ctx.Done():
 	}
 	counting.Store(false)
 	elapsed := time.Since(t0)
-	cpu := cpuTime() - cpuStart
+	cpu := loadstat.ProcessCPU() - cpuStart
 	stop()
 	wg.Wait()
 	stopping.Store(true)
@@ -230,11 +229,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		lat = append(lat, c.lat...)
 		_, _ = unix.Write(c.fd, udpchat.AppendPacket(nil, udpchat.OpLogout))
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	if len(lat) > 0 {
-		res.AnswerP50 = lat[len(lat)/2]
-		res.AnswerP99 = lat[len(lat)*99/100]
-	}
+	res.AnswerP50, res.AnswerP99, _ = loadstat.Percentiles(lat)
 	return res, ctx.Err()
 }
 
@@ -430,16 +425,4 @@ func (c *client) handle(b []byte, counting bool) {
 		}
 	default:
 	}
-}
-
-// cpuTime is this process's user and system CPU seconds. getrusage of
-// RUSAGE_SELF fails only on a bad argument, which this call never passes;
-// should it fail anyway, the run reports no CPU rather than a library
-// writing to the process's stderr.
-func cpuTime() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -7,22 +7,17 @@
 package voiceload
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
 
+	"switchboard/internal/loadstat"
 	"switchboard/internal/voice"
 )
 
@@ -205,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	sleep(ctx, warm)
 	cpu0, fwd0 := scrapeCPU(cfg.Metrics)
-	client0 := processCPU()
+	client0 := loadstat.ProcessCPU()
 	t0 := time.Now()
 	measuring.Store(t0.UnixNano())
 	sent0 := sent.Load()
@@ -222,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		recv1 += r.n.Load()
 	}
 	cpu1, fwd1 := scrapeCPU(cfg.Metrics)
-	client1 := processCPU()
+	client1 := loadstat.ProcessCPU()
 	close(stop)
 	swg.Wait()
 	for _, m := range members {
@@ -236,11 +231,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	for _, r := range recv {
 		lat = append(lat, r.lat...)
 	}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		us := func(v int32) time.Duration { return time.Duration(v) * time.Microsecond }
-		res.P50, res.P99, res.Max = us(lat[len(lat)/2]), us(lat[len(lat)*99/100]), us(lat[len(lat)-1])
-	}
+	p50, p99, pmax := loadstat.Percentiles(lat)
+	us := func(v int32) time.Duration { return time.Duration(v) * time.Microsecond }
+	res.P50, res.P99, res.Max = us(p50), us(p99), us(pmax)
 	return res, ctx.Err()
 }
 
@@ -370,37 +363,9 @@ func scrapeCPU(u string) (cpu, forwarded float64) {
 	if u == "" {
 		return 0, 0
 	}
-	c := http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get(u)
+	m, err := loadstat.Scrape(u)
 	if err != nil {
 		return 0, 0
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "process_cpu_seconds_total":
-			cpu = f
-		case "switchboard_voice_packets_forwarded_total":
-			forwarded = f
-		}
-	}
-	return cpu, forwarded
-}
-
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	return m["process_cpu_seconds_total"], m["switchboard_voice_packets_forwarded_total"]
 }
