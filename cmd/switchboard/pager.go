@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"switchboard/internal/pager"
@@ -70,8 +69,8 @@ func cmdPager(ctx context.Context, env *Env, args []string) error {
 	var clientID uint32
 	switch op {
 	case "add", "remove", "notify", "call":
-		if number, err = parsePagerNumber(rest[0]); err != nil {
-			return errUsagef("%v", err)
+		if number, err = pager.ParseNumber(rest[0]); err != nil {
+			return errUsagef("%q is not a phone number (+ and 8 to 15 digits)", rest[0])
 		}
 	case "add-client", "remove-client":
 		v, err := strconv.ParseUint(rest[0], 10, 32)
@@ -128,19 +127,4 @@ func cmdPager(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout, "ok")
 	return nil
-}
-
-// parsePagerNumber reads a phone number: "+" and the E.164 digits, or
-// the digits alone; ten digits without "+" are a NANP national number
-// and gain the country code 1.
-func parsePagerNumber(s string) (uint64, error) {
-	d := strings.TrimPrefix(s, "+")
-	if len(d) == 10 && d == s {
-		d = "1" + d
-	}
-	v, err := strconv.ParseUint(d, 10, 64)
-	if err != nil || d == "" || d[0] == '0' || !pager.ValidNumber(v) {
-		return 0, fmt.Errorf("%q is not a phone number (+ and 8 to 15 digits)", s)
-	}
-	return v, nil
 }

@@ -11,9 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,8 +28,8 @@ var page []byte
 const Header = "X-Switchboard-Pager"
 
 // Handler serves the page and its API for srv.
-func Handler(srv *pager.Server, log *slog.Logger) http.Handler {
-	h := &handler{srv: srv, log: log}
+func Handler(srv *pager.Server) http.Handler {
+	h := &handler{srv: srv}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /pager/{$}", h.page)
 	mux.HandleFunc("GET /pager/api/list", h.list)
@@ -42,7 +40,6 @@ func Handler(srv *pager.Server, log *slog.Logger) http.Handler {
 
 type handler struct {
 	srv *pager.Server
-	log *slog.Logger
 }
 
 func noStore(w http.ResponseWriter) {
@@ -195,29 +192,22 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(out)
 }
 
-// parsePhone reads "+" and E.164 digits, or ten NANP digits (spaces,
-// dashes, dots and parentheses are ignored).
+// parsePhone reads a number as typed into the page: pager.ParseNumber's
+// "+" and E.164 digits or ten NANP digits, with the spaces, dashes, dots
+// and parentheses people write numbers with ignored.
 func parsePhone(s string) (uint64, bool) {
-	var b strings.Builder
-	plus := false
-	for i, c := range strings.TrimSpace(s) {
-		switch {
-		case c == '+' && i == 0:
-			plus = true
-		case c >= '0' && c <= '9':
-			b.WriteRune(c)
-		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
-		default:
-			return 0, false
+	t := strings.TrimSpace(s)
+	d := strings.Map(func(c rune) rune {
+		if c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' {
+			return -1
 		}
-	}
-	d := b.String()
-	if !plus && len(d) == 10 {
-		d = "1" + d
-	}
-	if d == "" || d[0] == '0' {
+		return c
+	}, t)
+	// A "+" counts only as the first character typed: "(+1)" is no
+	// number, although it would be one without the parenthesis.
+	if strings.HasPrefix(d, "+") != strings.HasPrefix(t, "+") {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(d, 10, 64)
-	return v, err == nil && pager.ValidNumber(v)
+	v, err := pager.ParseNumber(d)
+	return v, err == nil
 }

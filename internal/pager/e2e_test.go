@@ -3,6 +3,7 @@ package pager_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,6 @@ func startPagerWorldWith(t testing.TB, sink bool) *pagerWorld {
 	c.Pager.Sender = senderNumber
 	c.Uplink.Host, c.Uplink.Port = "127.0.0.1", smsc.Port
 	c.Uplink.SystemID, c.Uplink.Password = "sbup", "uppw"
-	c.Log.Level = "debug"
 	level := "debug"
 	if sink {
 		level = "info"
@@ -137,7 +137,7 @@ func TestNotifyThroughUplinkLeavesNoTrace(t *testing.T) {
 	// reason that does not carry the number.
 	var ne *pager.NackError
 	err = c.Notify(ctx, 11005550100, 1, "")
-	if !asNack(err, &ne) || ne.Status != pager.StatusSMSRefused || strings.Contains(ne.Reason, "1005550100") {
+	if !errors.As(err, &ne) || ne.Status != pager.StatusSMSRefused || strings.Contains(ne.Reason, "1005550100") {
 		t.Fatalf("unroutable notify: %v", err)
 	}
 	w.stop()
@@ -184,14 +184,6 @@ func TestNotifyThroughUplinkLeavesNoTrace(t *testing.T) {
 			t.Errorf("the log holds %q", needle)
 		}
 	}
-}
-
-func asNack(err error, ne **pager.NackError) bool {
-	e, ok := err.(*pager.NackError)
-	if ok {
-		*ne = e
-	}
-	return ok
 }
 
 // BenchmarkNotifyEndToEnd: "table ready" notifications from 16 pager

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -51,17 +52,16 @@ type Status uint8
 
 // Statuses. Anything but StatusOK is a NACK.
 const (
-	StatusOK           Status = 0
-	StatusBadNumber    Status = 1 // malformed phone number
-	StatusBadGreeting  Status = 2 // overlong or not UTF-8
-	StatusBadRequest   Status = 3 // conflicting or missing option bits
-	StatusSMSRefused   Status = 4 // the core would not take the SMS
-	StatusCallsOff     Status = 5 // no SIP proxy configured
-	StatusCallFailed   Status = 6 // the call was placed and failed
-	StatusListFull     Status = 7 // the waitlist is at pager.max_numbers
-	StatusBusy         Status = 8 // too many requests in progress
-	StatusClientsFull  Status = 9 // pager.max_clients stations registered
-	StatusNotPermitted Status = 10
+	StatusOK          Status = 0
+	StatusBadNumber   Status = 1 // malformed phone number
+	StatusBadGreeting Status = 2 // overlong or not UTF-8
+	StatusBadRequest  Status = 3 // conflicting or missing option bits
+	StatusSMSRefused  Status = 4 // the core would not take the SMS
+	StatusCallsOff    Status = 5 // no SIP proxy configured
+	StatusCallFailed  Status = 6 // the call was placed and failed
+	StatusListFull    Status = 7 // the waitlist is at pager.max_numbers
+	StatusBusy        Status = 8 // too many requests in progress
+	StatusClientsFull Status = 9 // pager.max_clients stations registered
 )
 
 // ErrMalformed is returned for a plaintext that is not a valid packet.
@@ -286,6 +286,28 @@ func (p *Packet) parseTrailer(tr []byte) error {
 // ValidNumber reports whether n is a plausible E.164 number: 8 to 15
 // digits (a NANP number is 11: 1, area code, exchange, line).
 func ValidNumber(n uint64) bool { return n >= 10_000_000 && n <= 999_999_999_999_999 }
+
+// ErrNotNumber is ParseNumber's error. Its text does not quote the input,
+// which is a phone number or close to one.
+var ErrNotNumber = errors.New("pager: not a phone number (+ and 8 to 15 digits)")
+
+// ParseNumber reads a phone number: "+" and the E.164 digits, or the
+// digits alone; ten digits without "+" are a NANP national number and
+// gain the country code 1. Nothing else is accepted, separators neither.
+func ParseNumber(s string) (uint64, error) {
+	d := strings.TrimPrefix(s, "+")
+	if len(d) == 10 && d == s {
+		d = "1" + d
+	}
+	if d == "" || d[0] == '0' {
+		return 0, ErrNotNumber
+	}
+	v, err := strconv.ParseUint(d, 10, 64)
+	if err != nil || !ValidNumber(v) {
+		return 0, ErrNotNumber
+	}
+	return v, nil
+}
 
 // ValidGreeting reports whether g fits the seed's 64 bytes and is UTF-8.
 func ValidGreeting(g []byte) bool { return len(g) <= MaxGreeting && utf8.Valid(g) }

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"switchboard/internal/mmsg"
+	"switchboard/internal/redact"
 )
 
 // Caller places the "table ready" phone call (options bit 3).
@@ -49,7 +49,10 @@ type Config struct {
 	MaxInFlight int
 	// Greeting is the SMS text when a packet's greeting is empty.
 	Greeting string
-	// CallTimeout bounds one phone call, ringing included.
+	// CallTimeout bounds one phone call, ringing included. It is a
+	// backstop against a Caller that never returns: it should be longer
+	// than the Caller's own bounds, which are what ought to end a call
+	// (sipcall's CallLimit).
 	CallTimeout time.Duration
 	// CallsOffReason is the NACK reason when Caller is nil.
 	CallsOffReason string
@@ -142,7 +145,10 @@ type Server struct {
 	order    []uint64
 	stations map[uint32]*station
 	requests map[reqKey]*request
+	// reqOrder[reqHead:] are the keys of requests, oldest first; the
+	// prefix before reqHead is dead, kept until it is worth compacting.
 	reqOrder []reqKey
+	reqHead  int
 	watchers map[chan struct{}]struct{}
 }
 
@@ -416,26 +422,50 @@ func (s *Server) request(client uint32, addr netip.AddrPort, p *Packet, pt []byt
 	}()
 }
 
+// expireRequestsLocked forgets the answered requests older than the
+// replay window, oldest first, and any beyond the cache's bound. It runs
+// for every request, so it works in place: the keys it forgets are
+// dropped by moving reqHead, not by copying the queue.
 func (s *Server) expireRequestsLocked(now time.Time) {
 	cut := now.Add(-s.cfg.ReplayWindow)
-	var inProgress []reqKey
-	i := 0
-	for ; i < len(s.reqOrder); i++ {
-		k := s.reqOrder[i]
-		r := s.requests[k]
+	q := s.reqOrder
+	inProgress := 0
+	i := s.reqHead
+	for ; i < len(q); i++ {
+		r := s.requests[q[i]]
 		if r != nil && r.answer == nil {
 			// Still running (an SMS or a call): never forgotten, or
 			// its retransmissions would run it again. There are at
 			// most MaxInFlight of them.
-			inProgress = append(inProgress, k)
+			inProgress++
 			continue
 		}
-		if r != nil && r.at.After(cut) && len(s.reqOrder)-i <= 4*s.cfg.MaxNumbers+4096 {
+		if r != nil && r.at.After(cut) && len(q)-i <= 4*s.cfg.MaxNumbers+4096 {
 			break
 		}
-		delete(s.requests, k)
+		delete(s.requests, q[i])
 	}
-	s.reqOrder = append(inProgress, s.reqOrder[i:]...)
+	// The requests in progress that were passed over move, in their
+	// order, to just before q[i], over the slots of the forgotten ones
+	// (whose keys are no longer in the map), so that the queue stays one
+	// run from reqHead.
+	w := i
+	for j := i - 1; w > i-inProgress; j-- {
+		if r := s.requests[q[j]]; r != nil && r.answer == nil {
+			w--
+			q[w] = q[j]
+		}
+	}
+	s.reqHead = w
+	// Once the dead prefix is over half the array, the live keys move to
+	// its start, so that append reuses the space instead of growing the
+	// array for ever. Each move copies at most as many keys as were
+	// forgotten since the last one.
+	if s.reqHead > cap(q)/2 {
+		n := copy(q, q[s.reqHead:])
+		clear(q[n:])
+		s.reqOrder, s.reqHead = q[:n], 0
+	}
 }
 
 // ack is the answer to p: its own fields, Ack set, status OK.
@@ -546,34 +576,19 @@ func (s *Server) decide(client uint32, p *Packet) (*Packet, string, func(context
 // (callers' errors must not carry it; this is a second guard).
 func reasonOf(err error) string {
 	// A far end's reason phrase may quote the number in any format: every
-	// run of four digits or more (with the separators phone numbers are
-	// written with) becomes "#"; three-digit SIP codes stay. Reasons are
-	// ASCII (docs/pager-protocol.md).
-	r := digitRun.ReplaceAllStringFunc(err.Error(), func(run string) string {
-		n := 0
-		for _, c := range run {
-			if c >= '0' && c <= '9' {
-				n++
-			}
-		}
-		if n >= 4 {
-			return "#"
-		}
-		return run
-	})
-	r = strings.Map(func(c rune) rune {
+	// run of four digits or more becomes "#". Reasons are ASCII
+	// (docs/pager-protocol.md).
+	r := strings.Map(func(c rune) rune {
 		if c < 0x20 || c > 0x7e {
 			return '?'
 		}
 		return c
-	}, r)
+	}, redact.Numbers(err.Error()))
 	if len(r) > 120 {
 		r = r[:120]
 	}
 	return r
 }
-
-var digitRun = regexp.MustCompile(`\+?[0-9][0-9 ().-]*[0-9]`)
 
 // Greeting makes the SMS text: greeting (or def when empty) with every
 // "{n}" replaced by the party number. A greeting without "{n}" gets

@@ -123,33 +123,37 @@ func (s *Server) startPager() (*pagerService, error) {
 	}
 	var caller pager.Caller
 	var dialer *sipcall.Dialer
-	reason := ""
+	callTimeout := pc.CallTimeout.Duration
 	if pc.CallsEnabled() {
 		if dialer, err = s.newSIPDialer(pc, log); err != nil {
 			return nil, fmt.Errorf("pager.sip_proxy: %w", err)
 		}
 		caller = dialer
+		// call_timeout is the dialer's ring timeout. The pager's own
+		// deadline must not come first, or an unanswered call would be
+		// reported cancelled instead of not answered, and a call
+		// answered late would be cut during its announcement.
+		callTimeout = dialer.CallLimit()
 	}
 	var notifier pager.Notifier
 	if pc.Sender != "" {
 		notifier = &pagerSMS{core: s.core, sender: strings.TrimPrefix(pc.Sender, "+"), validity: uint32(pc.SMSValidity.Duration.Seconds())}
 	}
 	srv, err := pager.New(pager.Config{
-		Secret:         secret,
-		ReplayWindow:   pc.ReplayWindow.Duration,
-		MaxNumbers:     pc.MaxNumbers,
-		MaxClients:     pc.MaxClients,
-		Retransmit:     pc.Retransmit.Duration,
-		RetransmitMax:  pc.RetransmitMax.Duration,
-		PushGiveUp:     pc.PushGiveUp.Duration,
-		MaxPushQueue:   pc.MaxPushQueue,
-		MaxNonces:      pc.MaxNonces,
-		MaxInFlight:    pc.MaxInFlight,
-		Greeting:       pc.Greeting,
-		CallTimeout:    pc.CallTimeout.Duration,
-		CallsOffReason: reason,
-		Logger:         log,
-		Metrics:        pager.NewMetrics(s.reg),
+		Secret:        secret,
+		ReplayWindow:  pc.ReplayWindow.Duration,
+		MaxNumbers:    pc.MaxNumbers,
+		MaxClients:    pc.MaxClients,
+		Retransmit:    pc.Retransmit.Duration,
+		RetransmitMax: pc.RetransmitMax.Duration,
+		PushGiveUp:    pc.PushGiveUp.Duration,
+		MaxPushQueue:  pc.MaxPushQueue,
+		MaxNonces:     pc.MaxNonces,
+		MaxInFlight:   pc.MaxInFlight,
+		Greeting:      pc.Greeting,
+		CallTimeout:   callTimeout,
+		Logger:        log,
+		Metrics:       pager.NewMetrics(s.reg),
 	}, notifier, caller)
 	if err != nil {
 		closeDialer(dialer)
@@ -250,7 +254,7 @@ func (s *Server) pagerHandlers() map[string]http.Handler {
 	if s.pager == nil {
 		return nil
 	}
-	return map[string]http.Handler{"/pager/": hoststand.Handler(s.pager.srv, s.log.With("service", "hoststand"))}
+	return map[string]http.Handler{"/pager/": hoststand.Handler(s.pager.srv)}
 }
 
 // Config is the configuration the server runs with.

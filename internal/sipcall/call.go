@@ -16,6 +16,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
+
+	"switchboard/internal/redact"
 )
 
 // Why the ringing phase was ended from our side.
@@ -58,7 +60,10 @@ func (d *Dialer) Call(ctx context.Context, number string) (err error) {
 		}
 		c.log.Info("call ended", attrs...)
 	}()
-	return c.run(ctx)
+	// Every error of a call is redacted here, once, before it is logged
+	// or returned: its text may quote the far end's reason phrase or a
+	// SIP message, and so a phone number in any format.
+	return c.redact(c.run(ctx))
 }
 
 // call is the state of one Call; only its own goroutine touches it, except
@@ -143,7 +148,7 @@ func (c *call) run(ctx context.Context) error {
 		if why := c.stopReason(); why != nil {
 			return c.stopped(ctx, why)
 		}
-		return c.redact(fmt.Errorf("%w: sending INVITE: %w", ErrUnreachable, err))
+		return fmt.Errorf("%w: sending INVITE: %w", ErrUnreachable, err)
 	}
 	defer dlg.Close()
 	err = dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{
@@ -207,14 +212,13 @@ func (c *call) onResponse(r *sip.Response) error {
 
 // unanswered turns WaitAnswer's error into ours.
 func (c *call) unanswered(ctx context.Context, dlg *sipgo.DialogClientSession, err error) error {
-	// The reason phrase is the far end's text: it could quote the number.
 	var res *sipgo.ErrDialogResponse
 	if errors.As(err, &res) {
-		return c.redact(statusError(res.Res))
+		return statusError(res.Res)
 	}
 	var resv sipgo.ErrDialogResponse
 	if errors.As(err, &resv) {
-		return c.redact(statusError(resv.Res))
+		return statusError(resv.Res)
 	}
 	why := c.stopReason()
 	if why != nil {
@@ -229,9 +233,9 @@ func (c *call) unanswered(ctx context.Context, dlg *sipgo.DialogClientSession, e
 		return c.stopped(ctx, why)
 	}
 	if !c.provisional.Load() {
-		return c.redact(fmt.Errorf("%w: no response to the INVITE: %w", ErrUnreachable, err))
+		return fmt.Errorf("%w: no response to the INVITE: %w", ErrUnreachable, err)
 	}
-	return c.redact(fmt.Errorf("sipcall: INVITE failed: %w", err))
+	return fmt.Errorf("sipcall: INVITE failed: %w", err)
 }
 
 // stopped is the error of a call whose ringing we ended, by why.
@@ -253,9 +257,13 @@ func (c *call) stopped(ctx context.Context, why error) error {
 const statusBusyEverywhere = 600
 
 // statusError maps a final failure response to a sentinel error, with the
-// status line in the text (docs/sipcall.md, "Failures").
+// status line in the text (docs/sipcall.md, "Failures"). The reason phrase
+// is the far end's text and may quote the number. It is redacted on its
+// own, before it follows the status code: redacting the whole line would
+// take a number right after the code for one run with it, and the code
+// would be lost.
 func statusError(r *sip.Response) error {
-	status := fmt.Sprintf("%d %s", r.StatusCode, clip(r.Reason))
+	status := fmt.Sprintf("%d %s", r.StatusCode, redact.Numbers(clip(r.Reason)))
 	switch r.StatusCode {
 	case sip.StatusBusyHere, statusBusyEverywhere:
 		return fmt.Errorf("%w: %s", ErrBusy, status)
@@ -327,13 +335,21 @@ func (c *call) hangup(dlg *sipgo.DialogClientSession) {
 	}
 }
 
-// redact replaces the number in an error text taken from the SIP library
-// (which may quote the Request-URI) by "[number]", keeping errors.Is.
+// redact hides phone numbers in an error's text, keeping errors.Is: the
+// dialled number as "[number]" (the SIP library may quote the
+// Request-URI), then every other run of four digits or more as "#" (a far
+// end's reason phrase may write a number in any format, such as
+// "(619) 555-0123").
 func (c *call) redact(err error) error {
-	if err == nil || !strings.Contains(err.Error(), c.number) {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	out := redact.Numbers(strings.ReplaceAll(msg, c.number, "[number]"))
+	if out == msg {
 		return err
 	}
-	return redactedError{msg: strings.ReplaceAll(err.Error(), c.number, "[number]"), err: err}
+	return redactedError{msg: out, err: err}
 }
 
 type redactedError struct {

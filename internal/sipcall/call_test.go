@@ -315,6 +315,27 @@ func TestCallBusy(t *testing.T) {
 	}
 }
 
+// A reason phrase that quotes the number, in whatever format, reaches
+// neither the error nor the log ("call ended" logs the error at info).
+func TestCallReasonPhraseRedacted(t *testing.T) {
+	for _, reason := range []string{"5550123456 not in service", "(555) 012-3456 unknown", "+1 555.012.3456 gone"} {
+		t.Run(reason, func(t *testing.T) {
+			sipp := startSIPp(t, "refused.xml", map[string]string{"reason": reason})
+			d, logs := newDialerLogs(t, sipp.Addr, nil)
+			err := d.Call(context.Background(), testNumber)
+			if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "404 ") || !strings.Contains(err.Error(), "#") {
+				t.Fatalf("Call: %v, want ErrRejected with 404 and the number as #", err)
+			}
+			sippPassed(t, sipp)
+			for what, text := range map[string]string{"error": err.Error(), "log": logs.String()} {
+				if strings.Contains(strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "").Replace(text), "0123456") {
+					t.Errorf("the number reached the %s:\n%s", what, text)
+				}
+			}
+		})
+	}
+}
+
 // Nobody answers: after RingTimeout the INVITE is cancelled (sipp requires
 // the CANCEL and the ACK of its 487) and Call returns ErrNoAnswer.
 func TestCallNoAnswer(t *testing.T) {

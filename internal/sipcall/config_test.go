@@ -88,3 +88,29 @@ func TestMetricsRegistered(t *testing.T) {
 	}
 	_ = d
 }
+
+// New encodes only what MaxDuration lets a call play (and the tail), and
+// keeps neither the WAV nor its decoded samples.
+func TestNewEncodesOnlyMaxDuration(t *testing.T) {
+	wav, _ := toneWAV(10 * sampleRate)
+	d := newDialer(t, "127.0.0.1:9", func(c *Config) {
+		c.Announcement = wav
+		c.MaxDuration = 300 * time.Millisecond
+	})
+	if got, want := d.audio.frames(), 15+tailFrames; got != want {
+		t.Errorf("%d frames encoded, want %d", got, want)
+	}
+	if d.cfg.Announcement != nil || d.cfg.samples != nil {
+		t.Error("the dialer kept the announcement WAV or its samples")
+	}
+}
+
+// CallLimit adds up the bounds of a call's phases.
+func TestCallLimit(t *testing.T) {
+	d := newDialer(t, "127.0.0.1:9", func(c *Config) {
+		c.RingTimeout, c.MaxDuration, c.HangupTimeout = 7*time.Second, time.Minute, 2*time.Second
+	})
+	if got, want := d.CallLimit(), 69*time.Second; got != want {
+		t.Errorf("CallLimit %v, want %v", got, want)
+	}
+}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"switchboard/internal/redact"
 )
 
 // Dialer places calls through one SIP trunk. It owns one SIP user agent on
@@ -55,11 +57,18 @@ func New(cfg Config) (*Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only what MaxDuration lets a call play is encoded: a call sends at
+	// most that many whole frames, whatever the WAV's length. The WAV and
+	// its decoded samples are then dropped, since the dialer lives as long
+	// as the server and they can be megabytes.
+	playable := int(s.MaxDuration/(frameMillis*time.Millisecond)) * frameSamples
+	audio := encode(s.samples[:min(len(s.samples), playable)])
+	s.Announcement, s.samples = nil, nil
 	d := &Dialer{
 		cfg:     s,
 		log:     s.Logger.With("component", "sipcall"),
 		metrics: m,
-		audio:   encode(s.samples),
+		audio:   audio,
 		served:  make(chan struct{}),
 		slots:   make(chan struct{}, s.MaxCalls),
 		done:    make(chan struct{}),
@@ -161,8 +170,20 @@ func (d *Dialer) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	default:
 		// The dialog matched and ended; only the 200 could not be sent.
-		d.log.Debug("answering BYE failed", "error", err)
+		// The text may quote the far end's BYE, and so a number.
+		d.log.Debug("answering BYE failed", "error", redact.Numbers(err.Error()))
 	}
+}
+
+// CallLimit is the sum of the dialer's bounds on the phases of a call:
+// RingTimeout, MaxDuration and HangupTimeout. A deadline on Call's ctx
+// that comes sooner can end a call before these bounds do: an unanswered
+// call then fails as cancelled instead of with ErrNoAnswer, and one
+// answered late is hung up in the middle of its announcement. (Ending a
+// ringing call can take longer, while the SIP timers wait for the
+// answers to the CANCEL, but ctx does not shorten that wait either.)
+func (d *Dialer) CallLimit() time.Duration {
+	return d.cfg.RingTimeout + d.cfg.MaxDuration + d.cfg.HangupTimeout
 }
 
 // Addr is the local SIP address (LocalIP and the bound port).
