@@ -13,6 +13,7 @@ import (
 	"switchboard/internal/chat"
 	"switchboard/internal/core"
 	"switchboard/internal/coresock"
+	"switchboard/internal/tokenbucket"
 )
 
 // conn is one client connection. The reader goroutine (run) owns the
@@ -35,8 +36,7 @@ type conn struct {
 	gone     atomic.Bool
 	sess     *chat.Session
 	tries    int
-	tokens   float64
-	last     time.Time
+	budget   tokenbucket.Bucket
 	floods   int
 	stopping atomic.Bool
 
@@ -61,7 +61,7 @@ type slot struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, tokens: float64(s.cfg.Burst)}
+	c := &conn{s: s, nc: nc}
 	c.cond = sync.NewCond(&c.mu)
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.ip = ta.AddrPort().Addr().Unmap()
@@ -169,16 +169,10 @@ func (c *conn) handle(line []byte, err error) bool {
 
 // allow spends one command from the token bucket.
 func (c *conn) allow() bool {
-	now := time.Now()
-	if !c.last.IsZero() {
-		c.tokens = min(float64(c.s.cfg.Burst), c.tokens+now.Sub(c.last).Seconds()*c.s.cfg.Rate)
-	}
-	c.last = now
-	if c.tokens < 1 {
+	if !c.budget.Take(time.Now(), c.s.cfg.Rate, float64(c.s.cfg.Burst)) {
 		c.floods++
 		return false
 	}
-	c.tokens--
 	c.floods = 0
 	return true
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"switchboard/internal/chat"
+	"switchboard/internal/tokenbucket"
 )
 
 // Error descriptions sent in Error packets. They are part of the protocol
@@ -162,9 +163,9 @@ type Server struct {
 
 	mu        sync.Mutex
 	clients   map[netip.AddrPort]*client
-	perIP     map[netip.Addr]int     // sessions per source IP
-	sources   map[netip.Addr]*bucket // unregistered sources' answer budgets
-	strangers bucket                 // all unregistered sources' budget
+	perIP     map[netip.Addr]int                 // sessions per source IP
+	sources   map[netip.Addr]*tokenbucket.Bucket // unregistered sources' answer budgets
+	strangers tokenbucket.Bucket                 // all unregistered sources' budget
 	pc        *ipv4.PacketConn
 	conn      *net.UDPConn
 	writers   []*net.UDPConn // the senders' duplicate descriptors
@@ -183,7 +184,7 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 		chat:    svc,
 		m:       cfg.Metrics,
 		clients: map[netip.AddrPort]*client{},
-		sources: map[netip.Addr]*bucket{},
+		sources: map[netip.Addr]*tokenbucket.Bucket{},
 		perIP:   map[netip.Addr]int{},
 		done:    make(chan struct{}),
 		served:  make(chan struct{}),
@@ -192,7 +193,6 @@ func NewServer(cfg ServerConfig, svc *chat.Service) *Server {
 	for i := range s.outs {
 		s.outs[i].init(cfg.SendQueue/len(s.outs), s.m)
 	}
-	s.strangers = bucket{tokens: 2 * cfg.ErrorRateTotal, last: time.Now()}
 	return s
 }
 
@@ -538,7 +538,7 @@ func (s *Server) claim(ap netip.AddrPort, ua *net.UDPAddr, name []byte, now time
 	case s.perIP[ap.Addr()] >= s.cfg.MaxPerIP:
 		return "too_many_from_ip", ErrTextTooManyFromIP
 	}
-	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n, budget: bucket{tokens: float64(s.cfg.Burst), last: now}}
+	c := &client{srv: s, addr: ap, ua: ua, out: s.outFor(ua), name: n}
 	c.lastHeard.Store(now.UnixNano())
 	sess, err := s.chat.Login(n, c)
 	switch {
@@ -701,11 +701,11 @@ func (s *Server) sourceAllows(ip netip.Addr, now time.Time) bool {
 			// until the ticker forgets the quiet ones.
 			return false
 		}
-		b = &bucket{tokens: float64(s.cfg.ErrorBurst), last: now}
+		b = new(tokenbucket.Bucket)
 		s.sources[ip] = b
 	}
-	return b.take(now, s.cfg.ErrorRate, s.cfg.ErrorBurst) &&
-		s.strangers.take(now, s.cfg.ErrorRateTotal, int(2*s.cfg.ErrorRateTotal))
+	return b.Take(now, s.cfg.ErrorRate, float64(s.cfg.ErrorBurst)) &&
+		s.strangers.Take(now, s.cfg.ErrorRateTotal, 2*s.cfg.ErrorRateTotal)
 }
 
 // maxSources bounds the unregistered sources remembered at once.
@@ -745,7 +745,7 @@ func (s *Server) sweep(now time.Time) {
 		}
 	}
 	for ip, b := range s.sources {
-		if now.Sub(b.last).Seconds()*s.cfg.ErrorRate+b.tokens >= float64(s.cfg.ErrorBurst) {
+		if b.Full(now, s.cfg.ErrorRate, float64(s.cfg.ErrorBurst)) {
 			delete(s.sources, ip)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"switchboard/internal/chat"
+	"switchboard/internal/tokenbucket"
 )
 
 // client is one registered address: its chat session and what the reader
@@ -25,7 +26,7 @@ type client struct {
 
 	// The rate budget and the last list reply; owned by the reader
 	// goroutine.
-	budget   bucket
+	budget   tokenbucket.Bucket
 	lastList time.Time
 
 	// recent packets, for telling network duplicates from new messages.
@@ -53,7 +54,7 @@ func (c *client) heard(now time.Time) { c.lastHeard.Store(now.UnixNano()) }
 
 // allow takes one packet from the client's budget.
 func (c *client) allow(now time.Time, rate float64, burst int) bool {
-	return c.budget.take(now, rate, burst)
+	return c.budget.Take(now, rate, float64(burst))
 }
 
 // dup reports whether an identical message packet came from this address
@@ -144,20 +145,4 @@ func encodeFrom(op byte, m *chat.Message) []byte {
 		return nil
 	}
 	return AppendNameText(nil, op, []byte(m.Sender), m.Text)
-}
-
-// bucket is a token bucket.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func (b *bucket) take(now time.Time, rate float64, burst int) bool {
-	b.tokens = min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

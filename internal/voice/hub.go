@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"switchboard/internal/tokenbucket"
 )
 
 // UserStore persists registrations (the account registry's voice bucket,
@@ -112,8 +114,7 @@ type Hub struct {
 	savedVer uint64     // the version on disk; saveMu
 
 	// open is the token bucket of open registrations; mu.
-	openTokens float64
-	openAt     time.Time
+	open tokenbucket.Bucket
 
 	gsoWarned atomic.Bool // the kernel's lack of UDP GSO has been logged
 }
@@ -150,9 +151,6 @@ func NewHub(cfg Config, users map[uint64]Perm) (*Hub, error) {
 		nextChid: 1,
 		nextPort: cfg.PortMin,
 		saveC:    make(chan struct{}, 1),
-		// The bucket starts full.
-		openTokens: float64(cfg.OpenRegisterBurst),
-		openAt:     time.Now(),
 	}
 	for uid, p := range users {
 		if ValidUID(uid) {
@@ -285,13 +283,7 @@ func (h *Hub) takeOpenLocked(now time.Time) bool {
 	if h.cfg.OpenRegisterBurst <= 0 {
 		return true
 	}
-	h.openTokens = min(float64(h.cfg.OpenRegisterBurst), h.openTokens+now.Sub(h.openAt).Seconds()*h.cfg.OpenRegisterRate)
-	h.openAt = now
-	if h.openTokens < 1 {
-		return false
-	}
-	h.openTokens--
-	return true
+	return h.open.Take(now, h.cfg.OpenRegisterRate, float64(h.cfg.OpenRegisterBurst))
 }
 
 // Unregister is CMD_UNREGISTER. The user leaves every channel; channels

@@ -484,7 +484,7 @@ func TestOpenRegisterRate(t *testing.T) {
 	wantCode(t, "open registration beyond the burst", code, CodeServer)
 	must(t)(h.Register(uRegister, PermNone)) // not an open registration
 	h.mu.Lock()
-	h.openAt = time.Now().Add(-time.Hour) // an hour later: 3.6 tokens back
+	h.open.Refill(time.Now().Add(time.Hour), cfg.OpenRegisterRate, float64(cfg.OpenRegisterBurst)) // an hour later: 3.6 tokens back, capped at 2
 	h.mu.Unlock()
 	must(t)(h.Register(0, PermNone))
 }

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"switchboard/internal/tokenbucket"
 )
 
 // batchConn is recvmmsg/sendmmsg on a UDP socket; ipv4 and ipv6
@@ -35,10 +37,9 @@ type member struct {
 	uid      uint64
 	addr     atomic.Pointer[bound]
 	lastSeen atomic.Int64 // Unix nanoseconds of the last packet (or of JOIN)
-	// ackTokens and ackLast are the member's budget of signed ACKs; only
-	// the relay goroutine uses them.
-	ackTokens float64
-	ackLast   int64
+	// ack is the member's budget of signed ACKs; only the relay goroutine
+	// uses it.
+	ack tokenbucket.Bucket
 }
 
 // A member gets at most ackBurst signed ACKs at once and ackRate per
@@ -51,17 +52,7 @@ const (
 
 // allowAck takes one ACK from m's budget.
 func (m *member) allowAck(nowNano int64) bool {
-	if m.ackLast == 0 {
-		m.ackTokens = ackBurst
-	} else {
-		m.ackTokens = min(ackBurst, m.ackTokens+float64(nowNano-m.ackLast)/1e9*ackRate)
-	}
-	m.ackLast = nowNano
-	if m.ackTokens < 1 {
-		return false
-	}
-	m.ackTokens--
-	return true
+	return m.ack.Take(time.Unix(0, nowNano), ackRate, ackBurst)
 }
 
 // memberSet is an immutable membership, replaced whole on every change
