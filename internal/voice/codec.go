@@ -44,16 +44,15 @@ func (c Command) String() string {
 	return "unknown"
 }
 
-// fieldCount is how many u64 fields each command carries.
-var fieldCount = [...]int{CmdCreate: 1, CmdDelete: 2, CmdJoin: 3, CmdLeave: 3, CmdRegister: 2, CmdUnregister: 2, CmdGetPort: 1, CmdGetChannels: 0}
-
 // Fields is the number of u64 fields cmd carries, and false for a command
-// type that does not exist.
+// type that does not exist. The layout itself is Request.fields'.
 func (c Command) Fields() (int, bool) {
-	if int(c) < len(fieldCount) {
-		return fieldCount[c], true
+	if c > CmdGetChannels {
+		return 0, false
 	}
-	return 0, false
+	var r Request
+	r.Cmd = c
+	return len(r.fields()), true
 }
 
 // ErrorCode is the 4-byte code of an error report (enum commd_error).
