@@ -144,10 +144,24 @@ type Drainer interface {
 // call is one request of ours waiting for its response.
 type call struct {
 	cmd      pdu.CommandID // the request's command: only its response (or generic_nack) completes it
-	done     chan struct{}
+	done     chan struct{} // Call: closed when settled
+	cb       func(pdu.PDU, error)
 	resp     pdu.PDU
 	err      error
 	deadline time.Time
+}
+
+// settle ends a call that has just been taken out of pending: Call's
+// waiter is woken, or a Go call gives back its window slot and runs its
+// callback. Whoever removes a call from pending (under mu) settles it, so
+// each call is settled exactly once.
+func (s *Session) settle(c *call) {
+	if c.cb == nil {
+		close(c.done)
+		return
+	}
+	<-s.window
+	c.cb(c.resp, c.err)
 }
 
 // Session is one SMPP connection, either side. It owns the socket: a
@@ -271,7 +285,7 @@ func (s *Session) closeWith(err error) {
 		s.mu.Unlock()
 		for _, c := range pend {
 			c.err = ErrClosed
-			close(c.done)
+			s.settle(c)
 		}
 	})
 }
@@ -376,6 +390,67 @@ func (s *Session) Call(ctx context.Context, body pdu.Body) (pdu.PDU, error) {
 		s.forget(seq)
 		return pdu.PDU{}, ctx.Err()
 	}
+}
+
+// ErrWindowFull: TryGo found every window slot taken.
+var ErrWindowFull = errors.New("smpp: window full")
+
+// Go sends a request without a goroutine waiting for its answer: it waits
+// for a window slot as Call does, then returns once the request is queued.
+// cb gets what Call would have returned, exactly once, on the goroutine
+// that settles the call (the reader for a response, the timer for a
+// timeout, the closer for ErrClosed), so it must not block. If Go returns
+// an error, cb is not called.
+func (s *Session) Go(ctx context.Context, body pdu.Body, cb func(pdu.PDU, error)) error {
+	select {
+	case s.window <- struct{}{}:
+	case <-s.closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.start(body, cb)
+}
+
+// TryGo is Go that does not wait: with no window slot free it returns
+// ErrWindowFull.
+func (s *Session) TryGo(body pdu.Body, cb func(pdu.PDU, error)) error {
+	select {
+	case s.window <- struct{}{}:
+	default:
+		return ErrWindowFull
+	}
+	return s.start(body, cb)
+}
+
+// start sends a request of Go's or TryGo's, whose window slot is held.
+func (s *Session) start(body pdu.Body, cb func(pdu.PDU, error)) error {
+	cmd := body.CommandID()
+	c := &call{cmd: cmd, cb: cb, deadline: time.Now().Add(s.cfg.ResponseTimeout)}
+	s.mu.Lock()
+	if st := s.State(); st == StateClosed || st == StateUnbinding {
+		s.mu.Unlock()
+		<-s.window
+		return ErrClosed
+	}
+	seq := s.nextSeq()
+	s.pending[seq] = c
+	s.mu.Unlock()
+	if err := s.send(pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: body}); err != nil {
+		// A failed send closes the session, whose closer may have taken
+		// the call already: then it has been settled (cb called), and
+		// the caller must not also see an error.
+		s.mu.Lock()
+		_, mine := s.pending[seq]
+		delete(s.pending, seq)
+		s.mu.Unlock()
+		if !mine {
+			return nil
+		}
+		<-s.window
+		return err
+	}
+	return nil
 }
 
 func (s *Session) forget(seq uint32) {
@@ -695,7 +770,7 @@ func (s *Session) complete(p pdu.PDU) {
 		p.Header.Status = pdu.StatusSysErr
 	}
 	c.resp = p
-	close(c.done)
+	s.settle(c)
 }
 
 // timerLoop runs enquire_link, the inactivity timeout and response
@@ -752,6 +827,6 @@ func (s *Session) expire(now time.Time) {
 	for _, c := range late {
 		s.m.timeout()
 		c.err = ErrTimeout
-		close(c.done)
+		s.settle(c)
 	}
 }
