@@ -698,6 +698,30 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 	return idx, dup, err
 }
 
+// SubmitAsync is Submit for a caller that must not wait for the disk (an
+// SMPP session's reader). Admission runs at once; done gets what Submit
+// would have returned, later on a store goroutine, or at once for a
+// rejection or the duplicate of a stored SM. done must not block. rec
+// belongs to the core until done is called.
+func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index uint64, dup bool, err error)) {
+	c.m.submits.Inc()
+	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
+		c.m.rejected.WithLabelValues(statusLabel(rerr.Status)).Inc()
+		done(0, false, rerr)
+		return
+	}
+	a := &asyncStore{rec: rec, raw: new([pms.RecordSize]byte), owned: true}
+	a.appended = a.appendedTo
+	a.done = func(index uint64, dup bool, err error) {
+		var e *Error
+		if errors.As(err, &e) {
+			c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+		}
+		done(index, dup, err)
+	}
+	c.store1Async(context.Background(), a)
+}
+
 func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
 	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
 		return 0, false, rerr
@@ -872,6 +896,8 @@ type asyncStore struct {
 	raw  *[pms.RecordSize]byte
 	rv   reservation
 	recs [1]*[pms.RecordSize]byte
+	// owned: raw is the core's to keep for the first delivery (no copy).
+	owned bool
 	// done gets the outcome; appended is a.appendedTo, bound once, for
 	// the store to call.
 	done     func(uint64, bool, error)
@@ -947,7 +973,7 @@ func (a *asyncStore) appendedTo(first uint64, entry time.Time, err error) {
 	rec.Index, rec.Entry = first, entry
 	// raw now holds the record as the store wrote it (index, entry time
 	// and CRC filled in).
-	if storedReport := c.stored(rec, &a.rv, nil, a.raw, false); storedReport != nil {
+	if storedReport := c.stored(rec, &a.rv, nil, a.raw, a.owned); storedReport != nil {
 		// This runs on a store goroutine, which must not wait for the
 		// store: the report is written by another.
 		st := rec.State

@@ -13,6 +13,9 @@ import (
 // client can implement it for a handler running as its own process.
 type Core interface {
 	Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (index uint64, duplicate bool, err error)
+	// SubmitAsync is Submit without waiting: done gets its results later
+	// (or at once for a rejection) and must not block.
+	SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index uint64, duplicate bool, err error))
 	Cancel(ctx context.Context, sel core.Selector) error
 	// Replace gives an active SM new content; the id its sender holds
 	// keeps naming it (docs/core.md, replacement).

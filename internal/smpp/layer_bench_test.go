@@ -21,6 +21,9 @@ type nullCore struct{ n atomic.Uint64 }
 func (c *nullCore) Submit(ctx context.Context, rec *pms.Record, imsi bool) (uint64, bool, error) {
 	return c.n.Add(1), false, nil
 }
+func (c *nullCore) SubmitAsync(rec *pms.Record, imsi bool, done func(uint64, bool, error)) {
+	done(c.n.Add(1), false, nil)
+}
 func (c *nullCore) Cancel(context.Context, core.Selector) error { return nil }
 func (c *nullCore) Replace(context.Context, uint64, core.ReplaceChange) (uint64, error) {
 	return 0, errors.New("null core keeps nothing")

@@ -424,6 +424,25 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 	}
 	s.wg.Add(1)
 	tk := ss.gate.enter()
+	if len(recs) == 1 {
+		// One record (the common case): admitted here on the reader and
+		// answered from the store's callback, with no goroutine waiting
+		// for the disk.
+		s.core.SubmitAsync(recs[0], false, func(idx uint64, _ bool, err error) {
+			id, st := "", pdu.StatusOK
+			if err != nil {
+				st = coreStatus(err)
+			} else {
+				id = FormatID(idx)
+			}
+			s.m.submitted(st)
+			answer(id, st)
+			tk.leave()
+			ss.owed.done(1)
+			s.wg.Done()
+		})
+		return
+	}
 	s.work.Go(func() {
 		defer s.wg.Done()
 		id, st := s.admit(recs)
