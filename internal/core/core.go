@@ -43,6 +43,25 @@ type Handler interface {
 	DeliverToPeer(ctx context.Context, index uint64, rec *[pms.RecordSize]byte) (peerMsgID string, st Status, err error)
 }
 
+// AsyncPeerDeliverer is a Handler that can start a peer delivery without a
+// goroutine of the core's waiting for its answer (the in-process uplink).
+// The core prefers it for an SM whose record it holds in RAM.
+type AsyncPeerDeliverer interface {
+	// TryDeliverToPeer starts what DeliverToPeer does and returns true;
+	// or it returns false at once, without calling done, when it cannot
+	// start now (the link is down, paused or its window full), and the
+	// core calls DeliverToPeer instead. done gets DeliverToPeer's
+	// results exactly once, on any goroutine (perhaps before
+	// TryDeliverToPeer returns), and must not block. rec must not be
+	// changed, and is the handler's to read until done is called.
+	TryDeliverToPeer(index uint64, rec *[pms.RecordSize]byte, done func(peerMsgID string, st Status, err error)) bool
+}
+
+// ErrRequeue, from a peer handler, says the exchange failed for a reason
+// of the link's rather than the SM's (the link asked us to slow down): the
+// SM goes back to the head of its queue with no attempt counted.
+var ErrRequeue = errors.New("core: delivery to be repeated")
+
 // Registration is one handler's claim on a role.
 type Registration struct {
 	role Role
@@ -141,6 +160,7 @@ type Core struct {
 	// the timer) on kept goroutines; Close waits for them.
 	work        *workpool.Pool
 	kick        chan struct{}
+	starts      []peerStart // the dispatcher goroutine's (dispatch)
 	stop        chan struct{}
 	m           *Metrics
 	onDischarge func(uint64, pms.Disposition)
@@ -1164,24 +1184,62 @@ func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason u
 		st = *cur
 		return true
 	})
+	return c.discharged(ctx, s, st, err, false)
+}
+
+// finishAsync is finish for a goroutine that must not wait for the store
+// (an SMPP session's reader): the discharge is queued and its follow-up
+// (the status report, OnDischarge) runs from the store's callback. When
+// the SM's state is being written by someone else right now, or it is
+// ephemeral, finish runs on a core goroutine instead.
+func (c *Core) finishAsync(s *sm, disp pms.Disposition, reason uint8) {
+	if s.eph != nil || !s.wmu.TryLock() {
+		c.goRun(func() { c.finish(context.Background(), s, disp, reason) })
+		return
+	}
+	c.mu.Lock()
+	s.state.Disposition, s.state.Reason, s.state.Discharged = disp, reason, c.now()
+	st := s.state
+	c.dropRawLocked(s)
+	c.mu.Unlock()
+	// The write is queued before wmu is released, so a later write of
+	// this SM's state is queued (and written) after it.
+	err := c.store.UpdateClassAsync(context.Background(), s.index, s.dstClass, st, func(err error) {
+		c.discharged(context.Background(), s, st, err, true)
+	})
+	s.wmu.Unlock()
+	if err != nil {
+		c.discharged(context.Background(), s, st, err, true)
+	}
+}
+
+// discharged is what follows the write of a discharge (err is its
+// outcome): the metric, the status report asked for, OnDischarge. async:
+// this runs on a store goroutine, which must not wait for the store, so
+// the report is written from another.
+func (c *Core) discharged(ctx context.Context, s *sm, st pms.State, err error, async bool) error {
 	if err != nil {
 		// The SM stays active on disk and is delivered after a restart.
 		c.log.Error("discharge not stored", "index", s.index, "error", err)
 		return reject(coresock.StatusStoreFailed, err.Error())
 	}
-	c.m.discharged.WithLabelValues(disp.String()).Inc()
+	c.m.discharged.WithLabelValues(st.Disposition.String()).Inc()
 	if s.eph != nil {
 		// Ephemeral: no report (none was asked for), nothing stored.
 		if s.onDone != nil {
-			s.onDone(disp)
+			s.onDone(st.Disposition)
 		}
 		return nil
 	}
 	if reportDue(st) && !s.statusReport {
-		c.statusReport(ctx, s, st)
+		if async {
+			c.goRun(func() { c.statusReport(context.Background(), s, st) })
+		} else {
+			c.statusReport(ctx, s, st)
+		}
 	}
 	if c.onDischarge != nil {
-		c.onDischarge(s.index, disp)
+		c.onDischarge(s.index, st.Disposition)
 	}
 	return nil
 }

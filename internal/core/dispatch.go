@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"time"
 
@@ -189,18 +190,43 @@ func (c *Core) takeDischarge(reg *Registration, index uint64, disp pms.Dispositi
 	return s, nil
 }
 
-// dispatch starts every exchange the queues and windows allow.
+// peerStart is a peer delivery that dispatch hands to an
+// AsyncPeerDeliverer once it has let go of the lock.
+type peerStart struct {
+	ah    AsyncPeerDeliverer
+	reg   *Registration
+	epoch uint64
+	pq    *peerQueue
+	s     *sm
+	rec   *[pms.RecordSize]byte
+}
+
+// dispatch starts every exchange the queues and windows allow. It runs on
+// the dispatcher goroutine only, which owns c.starts.
 func (c *Core) dispatch() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	starts := c.dispatchLocked(c.starts[:0])
+	c.mu.Unlock()
+	for i := range starts {
+		c.startAsync(&starts[i])
+		starts[i] = peerStart{}
+	}
+	c.starts = starts[:0]
+}
+
+// dispatchLocked starts the exchanges that run on core goroutines and
+// returns, appended to starts, the peer deliveries to hand to an
+// asynchronous handler (outside the lock: its callback takes it).
+func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 	if c.closing {
-		return
+		return starts
 	}
 	for _, pq := range c.peers {
 		reg := pq.reg
 		if reg == nil || !reg.up {
 			continue
 		}
+		ah, async := reg.h.(AsyncPeerDeliverer)
 		for pq.inflight < c.cfg.PeerWindow && pq.q.len() > 0 {
 			s := pq.q.pop()
 			if s.loc != locPeerQueue {
@@ -209,6 +235,19 @@ func (c *Core) dispatch() {
 			s.loc = locPeerFlight
 			pq.inflight++
 			epoch := reg.epoch
+			if async {
+				// Only an SM whose record is in RAM: a pread would
+				// hold up the dispatcher.
+				rec := s.eph
+				if rec == nil {
+					rec = s.raw
+					c.dropRawLocked(s)
+				}
+				if rec != nil {
+					starts = append(starts, peerStart{ah, reg, epoch, pq, s, rec})
+					continue
+				}
+			}
 			c.goRun(func() { c.deliverToPeer(reg, epoch, pq, s) })
 		}
 	}
@@ -235,6 +274,19 @@ func (c *Core) dispatch() {
 			c.goRun(func() { c.transfer(reg, epoch, s) })
 		}
 	}
+	return starts
+}
+
+// startAsync hands one peer delivery to its asynchronous handler, or to a
+// core goroutine that waits for it if the handler cannot start it now.
+func (c *Core) startAsync(p *peerStart) {
+	reg, epoch, pq, s, rec := p.reg, p.epoch, p.pq, p.s, p.rec
+	if p.ah.TryDeliverToPeer(s.index, rec, func(id string, st Status, err error) {
+		c.delivered(reg, epoch, pq, s, id, st, err, true)
+	}) {
+		return
+	}
+	c.goRun(func() { c.deliverRec(reg, epoch, pq, s, rec) })
 }
 
 func (c *Core) callCtx() (context.Context, context.CancelFunc) {
@@ -243,33 +295,44 @@ func (c *Core) callCtx() (context.Context, context.CancelFunc) {
 
 // deliverToPeer runs one SMSC_DELIVER_TO_PEER exchange (§2.5.5).
 func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *sm) {
-	var rec [pms.RecordSize]byte
-	var (
-		id  string
-		st  Status
-		err error
-	)
-	if s.eph != nil {
-		rec = *s.eph
-	} else if kept := c.takeRaw(s); kept != nil {
-		rec = *kept
-	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
-		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
-		c.mu.Lock()
-		pq.inflight--
-		c.retryLocked(s, coresock.StatusTemporaryFailure)
-		c.mu.Unlock()
-		return
+	rec := s.eph
+	if rec == nil {
+		rec = c.takeRaw(s)
 	}
+	if rec == nil {
+		rec = new([pms.RecordSize]byte)
+		if err := c.store.ReadRaw(s.index, rec); err != nil {
+			c.log.Error("cannot read an active SM", "index", s.index, "error", err)
+			c.mu.Lock()
+			pq.inflight--
+			c.retryLocked(s, coresock.StatusTemporaryFailure)
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.deliverRec(reg, epoch, pq, s, rec)
+}
+
+// deliverRec asks the handler to deliver rec, s's record, and waits for
+// the answer.
+func (c *Core) deliverRec(reg *Registration, epoch uint64, pq *peerQueue, s *sm, rec *[pms.RecordSize]byte) {
 	ctx, cancel := c.callCtx()
-	id, st, err = reg.h.DeliverToPeer(ctx, s.index, &rec)
+	id, st, err := reg.h.DeliverToPeer(ctx, s.index, rec)
 	cancel()
+	c.delivered(reg, epoch, pq, s, id, st, err, false)
+}
+
+// delivered applies the outcome of a peer delivery. async: it runs on a
+// goroutine that must not wait for the store (a handler's callback), so
+// the state writes it causes are queued rather than waited for.
+func (c *Core) delivered(reg *Registration, epoch uint64, pq *peerQueue, s *sm, id string, st Status, err error, async bool) {
 	c.mu.Lock()
 	pq.inflight--
 	switch {
-	case err != nil && (reg.gone || !reg.up || reg.epoch != epoch):
-		// The handler went away: the exchange failed, not the delivery.
-		// Back to the head of the queue, no attempt counted.
+	case err != nil && (errors.Is(err, ErrRequeue) || reg.gone || !reg.up || reg.epoch != epoch):
+		// The handler went away, or its link asked to slow down: the
+		// exchange failed, not the delivery. Back to the head of the
+		// queue, no attempt counted.
 		if c.backLocked(s) {
 			s.loc = locPeerQueue
 			pq.q.pushFront(s)
@@ -285,7 +348,11 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		return
 	case st == coresock.StatusOK && c.awaitReceiptLocked(s, id):
 		c.mu.Unlock()
-		c.recordAwaiting(s)
+		if async {
+			c.goRun(func() { c.recordAwaiting(s) })
+		} else {
+			c.recordAwaiting(s)
+		}
 	case st == coresock.StatusOK:
 		c.detachLocked(s)
 		if s.dstClass == pms.ClassUpstream && len(id) <= pms.MaxPeerName {
@@ -293,17 +360,26 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 		}
 		s.state.Attempts = inc(s.state.Attempts)
 		c.mu.Unlock()
-		c.finish(context.Background(), s, pms.Delivered, 0)
+		c.discharge(s, pms.Delivered, 0, async)
 	case st == coresock.StatusPermanentFailure:
 		c.detachLocked(s)
 		s.state.Attempts = inc(s.state.Attempts)
 		c.mu.Unlock()
-		c.finish(context.Background(), s, pms.Failed, uint8(st))
+		c.discharge(s, pms.Failed, uint8(st), async)
 	default:
 		c.retryLocked(s, st)
 		c.mu.Unlock()
 	}
 	c.poke()
+}
+
+// discharge finishes a detached SM, waiting for the store unless async.
+func (c *Core) discharge(s *sm, disp pms.Disposition, reason uint8, async bool) {
+	if async {
+		c.finishAsync(s, disp, reason)
+		return
+	}
+	c.finish(context.Background(), s, disp, reason)
 }
 
 func inc(n uint8) uint8 {

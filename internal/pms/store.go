@@ -696,6 +696,22 @@ func (s *Store) UpdateClass(ctx context.Context, index uint64, class Class, st S
 }
 
 // do queues a request in the open batch and waits for the batch's outcome.
+// UpdateClassAsync is UpdateClass for a caller that must not wait: done
+// gets the outcome once the batch holding the update is durable (or has
+// failed), on a store goroutine, and must neither block nor wait for the
+// store. If UpdateClassAsync returns an error, done is not called.
+func (s *Store) UpdateClassAsync(ctx context.Context, index uint64, class Class, st State, done func(error)) error {
+	req := requestPool.Get().(*request)
+	req.kind, req.index, req.state = reqUpdate, index, st
+	req.class, req.hasClass = class, true
+	req.cb = func(_ uint64, _ time.Time, err error) { done(err) }
+	if err := s.do(ctx, req); err != nil {
+		requestPool.Put(req.reset())
+		return err
+	}
+	return nil
+}
+
 func (s *Store) do(ctx context.Context, req *request) error {
 	if p := s.failed.Load(); p != nil {
 		return *p

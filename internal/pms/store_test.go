@@ -617,3 +617,53 @@ func TestUpdateClass(t *testing.T) {
 		})
 	}
 }
+
+// UpdateClassAsync: done comes once the update is durable, with the
+// outcome UpdateClass would have returned; the writes keep their order.
+func TestUpdateClassAsync(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{}, nil)
+	defer s.Close()
+	ctx := context.Background()
+	recs := appendN(t, s, 2, Active)
+	errs := make(chan error, 4)
+	done := func(err error) { errs <- err }
+	// Queued one after another: the active update, then the discharge,
+	// then a second discharge, which must be refused.
+	for _, st := range []State{{Disposition: Active, Attempts: 3}, {Disposition: Delivered, Attempts: 4}, {Disposition: Expired}} {
+		if err := s.UpdateClassAsync(ctx, recs[0].Index, ClassGSM, st, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.UpdateClassAsync(ctx, 99, ClassGSM, State{}, done); err != nil {
+		t.Fatal(err)
+	}
+	var got []error
+	for range 4 {
+		got = append(got, <-errs)
+	}
+	nils, hist, notFound := 0, 0, 0
+	for _, err := range got {
+		switch {
+		case err == nil:
+			nils++
+		case errors.Is(err, ErrHistorical):
+			hist++
+		case errors.Is(err, ErrNotFound):
+			notFound++
+		}
+	}
+	if nils != 2 || hist != 1 || notFound != 1 {
+		t.Fatalf("outcomes %v", got)
+	}
+	var r Record
+	if err := s.Read(recs[0].Index, &r); err != nil || r.State.Disposition != Delivered || r.State.Attempts != 4 {
+		t.Fatalf("after the updates: %v %+v", err, r.State)
+	}
+	if st := s.Stats(); st.Active != 1 {
+		t.Fatalf("%d active, want 1", st.Active)
+	}
+	s.Close()
+	if err := s.UpdateClassAsync(ctx, recs[1].Index, ClassGSM, State{}, func(error) { t.Error("done called after a refused update") }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("update after close: %v", err)
+	}
+}

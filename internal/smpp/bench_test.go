@@ -83,4 +83,11 @@ func TestLoadRelay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relayed %d of %d", sink.Received(), res.OK)
 	}
+	// Every relayed SM is discharged on disk too. The core offers no
+	// signal for "queue empty", so this polls the store's count.
+	for deadline := time.Now().Add(10 * time.Second); w.srv.Store().Stats().Active > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d SMs still active after the sink got them all", w.srv.Store().Stats().Active)
+		}
+	}
 }

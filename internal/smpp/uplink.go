@@ -261,24 +261,71 @@ func (u *Uplink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.Reco
 			u.m.delivered("no_response")
 			return "", 0, err
 		}
-		st := resp.Header.Status
-		if st == pdu.StatusThrottled || st == pdu.StatusMsgQFul {
-			u.m.delivered(st.String())
-			u.throttled()
-			continue
+		id, cst, throttled := u.result(resp)
+		if !throttled {
+			return id, cst, nil
 		}
-		u.unthrottled()
-		cst := peerStatus(st)
-		u.m.delivered(cst.String())
-		if cst != coresock.StatusOK {
-			return "", cst, nil
-		}
-		id := ""
-		if b, ok := resp.Body.(*pdu.SMResp); ok {
-			id = b.MessageID
-		}
-		return id, coresock.StatusOK, nil
 	}
+}
+
+// TryDeliverToPeer is DeliverToPeer without a goroutine waiting for the
+// answer (core.AsyncPeerDeliverer). It declines while the link is down or
+// paused and when the session's window is full; a throttling answer sends
+// the SM back to the core's queue (core.ErrRequeue), whose next attempt
+// then waits out the pause in DeliverToPeer.
+func (u *Uplink) TryDeliverToPeer(index uint64, raw *[pms.RecordSize]byte, done func(string, core.Status, error)) bool {
+	u.mu.Lock()
+	sess, paused := u.sess, time.Now().Before(u.pauseTill)
+	u.mu.Unlock()
+	if sess == nil || paused {
+		return false
+	}
+	r, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
+	if err != nil {
+		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
+		done("", coresock.StatusPermanentFailure, nil)
+		return true
+	}
+	if r.StatusReport {
+		done("", coresock.StatusPermanentFailure, nil) // as in DeliverToPeer
+		return true
+	}
+	err = sess.TryGo(sm, func(resp pdu.PDU, err error) {
+		if err != nil {
+			u.m.delivered("no_response")
+			done("", 0, err)
+			return
+		}
+		id, cst, throttled := u.result(resp)
+		if throttled {
+			done("", 0, core.ErrRequeue)
+			return
+		}
+		done(id, cst, nil)
+	})
+	return err == nil
+}
+
+// result reads the upstream's answer to a submit_sm: the message id and
+// the core's status, or throttled (the link is paused, and the SM is to be
+// sent again).
+func (u *Uplink) result(resp pdu.PDU) (id string, st core.Status, throttled bool) {
+	pst := resp.Header.Status
+	if pst == pdu.StatusThrottled || pst == pdu.StatusMsgQFul {
+		u.m.delivered(pst.String())
+		u.throttled()
+		return "", 0, true
+	}
+	u.unthrottled()
+	st = peerStatus(pst)
+	u.m.delivered(st.String())
+	if st != coresock.StatusOK {
+		return "", st, false
+	}
+	if b, ok := resp.Body.(*pdu.SMResp); ok {
+		id = b.MessageID
+	}
+	return id, coresock.StatusOK, false
 }
 
 // waitPause waits until the throttle pause is over.

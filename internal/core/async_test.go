@@ -1,0 +1,87 @@
+package core
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"switchboard/internal/coresock"
+	"switchboard/internal/pms"
+)
+
+// asyncRH is a fakeRH that also takes deliveries without a goroutine of
+// the core's waiting (AsyncPeerDeliverer), scripted by the SM's text:
+// "ok" is answered from another goroutine, "broken" fails permanently at
+// once (done before TryDeliverToPeer returns), "throttled" asks for a
+// requeue, "declined" is declined (the core then calls DeliverToPeer).
+type asyncRH struct {
+	*fakeRH
+	mu    sync.Mutex
+	async int // deliveries taken by TryDeliverToPeer
+}
+
+func (a *asyncRH) TryDeliverToPeer(idx uint64, rec *[pms.RecordSize]byte, done func(string, Status, error)) bool {
+	var r pms.Record
+	if err := pms.Decode(rec[:], &r); err != nil {
+		done("", coresock.StatusMalformed, nil)
+		return true
+	}
+	switch string(r.UD) {
+	case "declined":
+		return false
+	case "broken":
+		done("", coresock.StatusPermanentFailure, nil)
+	case "throttled":
+		go done("", 0, ErrRequeue)
+	default:
+		go done(fmt.Sprintf("up-%d", idx), coresock.StatusOK, nil)
+	}
+	a.mu.Lock()
+	a.async++
+	a.mu.Unlock()
+	return true
+}
+
+// TestAsyncPeerDelivery: deliveries through an AsyncPeerDeliverer are
+// discharged durably with the same states as the waiting path; a requeue
+// counts no attempt; a declined delivery goes through DeliverToPeer.
+func TestAsyncPeerDelivery(t *testing.T) {
+	h := newHarness(t, Config{})
+	a := &asyncRH{fakeRH: newFake()}
+	idx := map[string]uint64{}
+	for _, text := range []string{"ok", "broken", "throttled", "declined"} {
+		idx[text] = h.submit(sms(intl(numProv), intl(numOutside), pms.ClassGSM, text))
+	}
+	reg, err := h.core.Register(a, RolePeer, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.core.SetServiceState(reg, true)
+	h.waitDischarge(discharge{idx["ok"], pms.Delivered}, discharge{idx["broken"], pms.Failed},
+		discharge{idx["throttled"], pms.Delivered}, discharge{idx["declined"], pms.Delivered})
+	// The waiting path: the declined SM, and the requeued one (whose
+	// record the core no longer holds in RAM).
+	calls := map[string]bool{a.nextCall(t): true, a.nextCall(t): true}
+	if !calls[fmt.Sprint("deliver ", idx["declined"])] || !calls[fmt.Sprint("deliver ", idx["throttled"])] {
+		t.Fatalf("waiting path called for %v", calls)
+	}
+	a.mu.Lock()
+	if a.async != 3 { // ok, broken, throttled's first try
+		t.Errorf("%d deliveries taken asynchronously, want 3", a.async)
+	}
+	a.mu.Unlock()
+	for text, want := range map[string]pms.State{
+		"ok":        {Disposition: pms.Delivered, Attempts: 1, PeerMsgID: fmt.Sprintf("up-%d", idx["ok"])},
+		"broken":    {Disposition: pms.Failed, Attempts: 1, Reason: uint8(coresock.StatusPermanentFailure)},
+		"throttled": {Disposition: pms.Delivered, Attempts: 1, PeerMsgID: fmt.Sprintf("up-%d", idx["throttled"])},
+		"declined":  {Disposition: pms.Delivered, Attempts: 1, PeerMsgID: fmt.Sprintf("up-%d", idx["declined"])},
+	} {
+		got := h.record(idx[text]).State
+		if got.Disposition != want.Disposition || got.Attempts != want.Attempts || got.PeerMsgID != want.PeerMsgID || got.Reason != want.Reason || got.Discharged.IsZero() {
+			t.Errorf("%s: stored state %+v, want %+v", text, got, want)
+		}
+	}
+	if st := h.store.Stats(); st.Active != 0 {
+		t.Fatalf("%d records still active", st.Active)
+	}
+}
