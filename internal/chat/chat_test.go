@@ -25,10 +25,10 @@ func TestTimelineOrderAndAfter(t *testing.T) {
 	for _, id := range []uint64{1, 2, 5, 3, 4, 4} { // 3 and 4 late, 4 twice
 		tl.add(entry{id: id, ns: int64(id) * 1000})
 	}
-	if len(tl.e) != 5 {
-		t.Fatalf("%d entries, want 5 (a repeat is not added)", len(tl.e))
+	if tl.n != 5 {
+		t.Fatalf("%d entries, want 5 (a repeat is not added)", tl.n)
 	}
-	for i, e := range tl.e {
+	for i, e := range tl.from(0, nil) {
 		if e.id != uint64(i+1) {
 			t.Fatalf("entry %d is %d: not in order", i, e.id)
 		}
@@ -204,5 +204,36 @@ func TestHistoryCacheByteBound(t *testing.T) {
 	}
 	if n != h.cacheText {
 		t.Fatalf("cacheText %d, the cache holds %d", h.cacheText, n)
+	}
+}
+
+// TestTimelineChunks: a timeline longer than a chunk keeps its order, its
+// late entries and after() across chunk boundaries.
+func TestTimelineChunks(t *testing.T) {
+	var tl timeline
+	const n = 3*timelineChunk + 100
+	for i := 1; i <= n; i++ {
+		if i == timelineChunk+1 || i == 2*timelineChunk+5 {
+			continue // these two come late
+		}
+		tl.add(entry{id: uint64(i), ns: int64(i)})
+	}
+	tl.add(entry{id: 2*timelineChunk + 5, ns: 2*timelineChunk + 5})
+	tl.add(entry{id: timelineChunk + 1, ns: timelineChunk + 1})
+	tl.add(entry{id: 7, ns: 7}) // a repeat
+	if tl.n != n {
+		t.Fatalf("%d entries, want %d", tl.n, n)
+	}
+	all := tl.from(0, nil)
+	for i, e := range all {
+		if e.id != uint64(i+1) {
+			t.Fatalf("entry %d is %d", i, e.id)
+		}
+	}
+	for _, ns := range []int64{0, timelineChunk - 1, timelineChunk, 2*timelineChunk + 3, n - 1, n} {
+		got := tl.after(ns, nil)
+		if len(got) != n-int(ns) || (len(got) > 0 && got[0].id != uint64(ns+1)) {
+			t.Fatalf("after %d: %d entries starting %v", ns, len(got), got[:min(1, len(got))])
+		}
 	}
 }

@@ -19,13 +19,36 @@ type entry struct {
 // timeline is one target's messages in store order, which is also time
 // order (the store never lets entry times go backwards).
 type timeline struct {
-	e []entry
+	// e holds the entries in chunks of timelineChunk, every chunk full but
+	// the last. One slice grown by append would copy the whole timeline
+	// at every growth, and touch fresh memory for all of it: a number
+	// with millions of messages then stalled its submitters for a second
+	// at a time (page faults cost ~15 µs each on the reference machine).
+	e [][]entry
+	n int
 	// tail are the last messages of the timeline kept in RAM, in id
 	// order, at most tailLen; they are also in history.cache.
 	tail []*Message
 	// used is when the timeline was last posted to or read (UnixNano):
 	// the cache keeps the tails of the most recently used.
 	used atomic.Int64
+}
+
+// timelineChunk is how many entries one chunk of a timeline holds (96 KiB).
+const timelineChunk = 4096
+
+// at returns entry i.
+func (t *timeline) at(i int) *entry { return &t.e[i/timelineChunk][i%timelineChunk] }
+
+// push appends x.
+func (t *timeline) push(x entry) {
+	if t.n%timelineChunk == 0 {
+		// The first chunk starts small: most timelines are short.
+		t.e = append(t.e, make([]entry, 0, min(timelineChunk, max(16, t.n))))
+	}
+	last := &t.e[len(t.e)-1]
+	*last = append(*last, x)
+	t.n++
 }
 
 // tailLen is how many of a timeline's last messages the cache keeps: a
@@ -36,25 +59,35 @@ const tailLen = 128
 // add puts an entry in order. Messages become durable almost always in
 // index order, so this is an append; a rare late one is moved into place.
 func (t *timeline) add(x entry) {
-	n := len(t.e)
-	if n == 0 || t.e[n-1].id < x.id {
-		t.e = append(t.e, x)
+	n := t.n
+	if n == 0 || t.at(n-1).id < x.id {
+		t.push(x)
 		return
 	}
-	i := sort.Search(n, func(i int) bool { return t.e[i].id >= x.id })
-	if i < n && t.e[i].id == x.id {
+	i := sort.Search(n, func(i int) bool { return t.at(i).id >= x.id })
+	if i < n && t.at(i).id == x.id {
 		return
 	}
-	t.e = append(t.e, entry{})
-	copy(t.e[i+1:], t.e[i:])
-	t.e[i] = x
+	t.push(*t.at(n - 1))
+	for j := n - 1; j > i; j-- {
+		*t.at(j) = *t.at(j - 1)
+	}
+	*t.at(i) = x
 }
 
 // after returns the entries stored strictly after ns (a copy, so the
 // caller may read records without holding the lock).
 func (t *timeline) after(ns int64, dst []entry) []entry {
-	i := sort.Search(len(t.e), func(i int) bool { return t.e[i].ns > ns })
-	return append(dst, t.e[i:]...)
+	i := sort.Search(t.n, func(i int) bool { return t.at(i).ns > ns })
+	return t.from(i, dst)
+}
+
+// from appends entries i and later to dst.
+func (t *timeline) from(i int, dst []entry) []entry {
+	for ; i < t.n; i = (i/timelineChunk + 1) * timelineChunk {
+		dst = append(dst, t.e[i/timelineChunk][i%timelineChunk:]...)
+	}
+	return dst
 }
 
 // history is the index SYNC reads: per group, per user inbox (direct chat
@@ -246,9 +279,9 @@ func (h *history) fillTails(load func(entry) (*Message, error)) int {
 	h.mu.Lock()
 	for _, m := range []map[string]*timeline{h.groups, h.inbox, h.numbers} {
 		for _, t := range m {
-			if n := len(t.e); n > 0 {
-				t.used.Store(t.e[n-1].ns)
-				ts = append(ts, tl{t, t.e[n-1].id})
+			if n := t.n; n > 0 {
+				t.used.Store(t.at(n - 1).ns)
+				ts = append(ts, tl{t, t.at(n - 1).id})
 			}
 		}
 	}
@@ -261,8 +294,7 @@ func (h *history) fillTails(load func(entry) (*Message, error)) int {
 			break
 		}
 		h.mu.RLock()
-		e := x.t.e[max(0, len(x.t.e)-min(tailLen, h.cacheMax-loaded)):]
-		e = slices.Clone(e)
+		e := x.t.from(max(0, x.t.n-min(tailLen, h.cacheMax-loaded)), nil)
 		h.mu.RUnlock()
 		msgs := make([]*Message, 0, len(e))
 		for _, en := range e {
