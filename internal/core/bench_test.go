@@ -60,28 +60,43 @@ func benchSubmit(b *testing.B, clients, depth int) {
 	cpu0 := cpuTime()
 	in0, out0 := packetCounts(b, reg)
 	t0 := time.Now()
+	// Each client keeps depth SUBMITs in flight as chains of Go calls:
+	// each answer's callback (on the client's reader) sends the chain's
+	// next request, so the answers of one packet become the requests of
+	// the next without a goroutine woken per call.
 	var wg sync.WaitGroup
+	var next func(p *coresock.Peer, req *coresock.Submit)
+	next = func(p *coresock.Peer, req *coresock.Submit) {
+		if remaining.Add(-1) < 0 {
+			wg.Done()
+			return
+		}
+		n := seq.Add(1)
+		r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprintf("benchmark message %d", n))
+		r.MR = uint8(n)
+		if err := req.Record.Encode(r); err != nil {
+			b.Error(err)
+			wg.Done()
+			return
+		}
+		// req is marshalled before Go returns, so the chain may reuse it.
+		err := p.Go(context.Background(), req, func(_ coresock.Body, st coresock.Status, err error) {
+			if err != nil || st != coresock.StatusOK {
+				b.Errorf("submit: %v %v", st, err)
+				wg.Done()
+				return
+			}
+			next(p, req)
+		})
+		if err != nil {
+			b.Errorf("submit: %v", err)
+			wg.Done()
+		}
+	}
 	for _, p := range peers {
 		for range depth {
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var req coresock.Submit
-				for remaining.Add(-1) >= 0 {
-					n := seq.Add(1)
-					r := sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprintf("benchmark message %d", n))
-					r.MR = uint8(n)
-					if err := req.Record.Encode(r); err != nil {
-						b.Error(err)
-						return
-					}
-					_, st, err := p.Call(context.Background(), &req)
-					if err != nil || st != coresock.StatusOK {
-						b.Errorf("submit: %v %v", st, err)
-						return
-					}
-				}
-			}()
+			next(p, new(coresock.Submit))
 		}
 	}
 	wg.Wait()

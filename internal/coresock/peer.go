@@ -174,6 +174,8 @@ type Peer struct {
 type call struct {
 	reqType Type
 	ch      chan result
+	// cb, for a call made with Go, gets the outcome instead of ch.
+	cb func(Body, Status, error)
 	// hello marks the transport's own HELLO call, which nobody waits
 	// for: its response is applied by the reader.
 	hello bool
@@ -276,34 +278,12 @@ func (p *Peer) CallReason(ctx context.Context, req Body) (Body, Status, uint16, 
 }
 
 func (p *Peer) call(ctx context.Context, req Body) (Header, Body, error) {
-	if req == nil || req.Type().IsResponse() {
-		return Header{}, nil, fmt.Errorf("coresock: call needs a request body")
-	}
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		select {
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
-			return Header{}, nil, ctx.Err()
-		case <-p.closing:
-			return Header{}, nil, p.closedErr()
-		}
-	}
-	defer func() { <-p.slots }()
-
-	bp := getBuf()
-	buf, err := Marshal((*bp)[:0], Header{Type: req.Type()}, req)
+	bp, err := p.prepare(ctx, req)
 	if err != nil {
-		putBuf(bp)
 		return Header{}, nil, err
 	}
-	*bp = buf
-	if len(buf) > p.cfg.MaxMessage {
-		putBuf(bp)
-		return Header{}, nil, fmt.Errorf("%w: %s of %d bytes", ErrOversize, req.Type(), len(buf))
-	}
-
+	defer func() { <-p.slots }()
+	buf := *bp
 	c := callPool.Get().(*call)
 	c.reqType = req.Type()
 	id, ok := p.register(c, buf)
@@ -336,6 +316,71 @@ func (p *Peer) call(ctx context.Context, req Body) (Header, Body, error) {
 	}
 	callPool.Put(c)
 	return r.h, r.body, r.err
+}
+
+// Go sends a request without waiting for its response: once one of the
+// MaxInFlight slots that Call waits for is free, it queues the request and
+// returns. cb then gets what Call would have returned, exactly once, on
+// the peer's reader (or on the goroutine that closes the peer), and must
+// not block. If Go returns an error, cb is not called.
+func (p *Peer) Go(ctx context.Context, req Body, cb func(Body, Status, error)) error {
+	bp, err := p.prepare(ctx, req)
+	if err != nil {
+		return err
+	}
+	c := &call{reqType: req.Type(), cb: cb}
+	if _, ok := p.register(c, *bp); !ok {
+		putBuf(bp)
+		<-p.slots
+		return p.closedErr()
+	}
+	// A full queue closes the peer, which settles the call through
+	// pending.
+	_ = p.enqueue(bp)
+	return nil
+}
+
+// prepare takes a slot for a call and marshals its request. The caller
+// gives the slot back once the call is over; on an error none is held.
+func (p *Peer) prepare(ctx context.Context, req Body) (*[]byte, error) {
+	if req == nil || req.Type().IsResponse() {
+		return nil, fmt.Errorf("coresock: call needs a request body")
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-p.closing:
+			return nil, p.closedErr()
+		}
+	}
+	bp := getBuf()
+	buf, err := Marshal((*bp)[:0], Header{Type: req.Type()}, req)
+	if err == nil && len(buf) > p.cfg.MaxMessage {
+		err = fmt.Errorf("%w: %s of %d bytes", ErrOversize, req.Type(), len(buf))
+	}
+	if err != nil {
+		putBuf(bp)
+		<-p.slots
+		return nil, err
+	}
+	*bp = buf
+	return bp, nil
+}
+
+// settle hands a call its outcome: to Call's waiter, or, for Go, to the
+// callback once the call's slot is given back. Whoever takes a call out of
+// pending settles it.
+func (p *Peer) settle(c *call, r result) {
+	if c.cb == nil {
+		c.ch <- r
+		return
+	}
+	<-p.slots
+	c.cb(r.body, r.h.Status, r.err)
 }
 
 // Reply answers the request whose header is req. With a status other than
@@ -497,7 +542,7 @@ func (p *Peer) shutdown(cause error, flush bool) {
 		}
 		err := p.closedErr()
 		for _, c := range pending {
-			c.ch <- result{err: err}
+			p.settle(c, result{err: err})
 		}
 	})
 }
@@ -749,7 +794,7 @@ func (p *Peer) complete(h Header, body Body, err error) {
 		err = fmt.Errorf("%w: %s to a %s request", ErrBadResponse, h.Type, c.reqType)
 		body = nil
 	}
-	c.ch <- result{h: h, body: body, err: err}
+	p.settle(c, result{h: h, body: body, err: err})
 	p.woken.Add(1)
 }
 
