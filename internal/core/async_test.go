@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
@@ -83,5 +84,76 @@ func TestAsyncPeerDelivery(t *testing.T) {
 	}
 	if st := h.store.Stats(); st.Active != 0 {
 		t.Fatalf("%d records still active", st.Active)
+	}
+}
+
+// holdRH takes every delivery asynchronously and hands its callback to
+// the test, which answers as a session's reader would.
+type holdRH struct {
+	*fakeRH
+	dones chan func(string, Status, error)
+}
+
+func (a *holdRH) TryDeliverToPeer(idx uint64, rec *[pms.RecordSize]byte, done func(string, Status, error)) bool {
+	a.dones <- done
+	return true
+}
+
+// startHeld submits one SM that asks for a status report, registers a
+// holdRH for its peer and returns the SM's index and the delivery's
+// callback.
+func startHeld(t *testing.T, h *harness) (uint64, func(string, Status, error)) {
+	t.Helper()
+	r := sms(intl(numNoProv), intl(numPeerB), pms.ClassGSM, "x")
+	r.State.SRR = true
+	idx := h.submit(r)
+	a := &holdRH{fakeRH: newFake(), dones: make(chan func(string, Status, error), 1)}
+	reg, err := h.core.Register(a, RolePeer, "pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.core.SetServiceState(reg, true)
+	select {
+	case done := <-a.dones:
+		return idx, done
+	case <-time.After(10 * time.Second):
+		t.Fatal("no asynchronous delivery")
+	}
+	return 0, nil
+}
+
+// TestAsyncDischargeThenClose: a delivery answered just before the core
+// closes is discharged and its status report stored: Close waits for the
+// discharge queued without a core goroutine and for what follows it.
+func TestAsyncDischargeThenClose(t *testing.T) {
+	for range 5 {
+		h := newHarness(t, Config{})
+		idx, done := startHeld(t, h)
+		done("", coresock.StatusOK, nil)
+		h.restart()
+		if r := h.record(idx); r.State.Disposition != pms.Delivered {
+			t.Fatalf("after close: %v", r.State.Disposition)
+		}
+		if next := h.store.Stats().Next; next != idx+2 {
+			t.Fatalf("store holds %d records after the SM at %d: the status report was lost", next-idx-1, idx)
+		}
+		h.close()
+	}
+}
+
+// TestAsyncOnDischargeAfterReport: OnDischarge comes after the status
+// report is stored, as its doc says, on the asynchronous path too.
+func TestAsyncOnDischargeAfterReport(t *testing.T) {
+	for range 5 {
+		h := newHarness(t, Config{})
+		idx, done := startHeld(t, h)
+		done("", coresock.StatusOK, nil)
+		if d := <-h.discharged; d.index != idx {
+			t.Fatalf("discharge of %d, want %d", d.index, idx)
+		}
+		if next := h.store.Stats().Next; next != idx+2 {
+			t.Fatalf("OnDischarge ran with %d records after the SM: the report was not stored yet", next-idx-1)
+		}
+		h.close()
 	}
 }

@@ -161,6 +161,15 @@ type Core struct {
 	work        *workpool.Pool
 	kick        chan struct{}
 	starts      []peerStart // the dispatcher goroutine's (dispatch)
+	// async counts the deliveries and discharges under way without a core
+	// goroutine (startAsync, finishAsync). Close waits for them: what
+	// follows them (a status report, the discharge of a delivered SM)
+	// runs on core goroutines, which Close ends. asyncDrained, under
+	// asyncMu, is closed when the count reaches zero while Close waits.
+	async        atomic.Int64
+	asyncClosing atomic.Bool
+	asyncMu      sync.Mutex
+	asyncDrained chan struct{}
 	stop        chan struct{}
 	m           *Metrics
 	onDischarge func(uint64, pms.Disposition)
@@ -438,7 +447,45 @@ func (c *Core) Close() {
 	// here, so that its goroutine does not outlive the core.
 	c.flushRestore(true)
 	close(c.stop)
+	c.waitAsync()
 	c.work.Close()
+}
+
+// asyncDone ends one operation counted in c.async.
+func (c *Core) asyncDone() {
+	if c.async.Add(-1) != 0 || !c.asyncClosing.Load() {
+		return
+	}
+	c.asyncMu.Lock()
+	if ch := c.asyncDrained; ch != nil {
+		c.asyncDrained = nil
+		close(ch)
+	}
+	c.asyncMu.Unlock()
+}
+
+// waitAsync waits, for at most the call timeout, until no delivery or
+// discharge is under way without a core goroutine. The handlers answer or
+// fail their calls in that time (the in-process uplink stops before the
+// core); a later answer still runs, but what it would queue on a core
+// goroutine is dropped, and its SM stays active for the next start.
+func (c *Core) waitAsync() {
+	c.asyncClosing.Store(true)
+	c.asyncMu.Lock()
+	if c.async.Load() == 0 {
+		c.asyncMu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	c.asyncDrained = ch
+	c.asyncMu.Unlock()
+	t := time.NewTimer(c.cfg.CallTimeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+		c.log.Warn("core closing with deliveries still unanswered", "count", c.async.Load())
+	}
 }
 
 // newSM makes the RAM view of a record. key, if not nil, is its duplicate
@@ -698,7 +745,9 @@ func (c *Core) poke() {
 // closed: then the work is left undone and its SM stays active in the
 // store for the next start.
 func (c *Core) goRun(f func()) {
-	c.work.Go(f)
+	if !c.work.Go(f) {
+		c.log.Debug("core closed: work left for the next start")
+	}
 }
 
 // Submit admits a new SM (§2.4): it routes and checks it, stores it
@@ -818,7 +867,13 @@ type reservation struct {
 // racing it waits for its outcome.
 func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 	var rv reservation
-	if rec.State.Disposition != pms.Active || rec.StatusReport {
+	if rec.StatusReport {
+		// The core's own report on an SM just discharged: it is stored
+		// even while the core closes (the store outlives the core), or
+		// it would be lost with the discharge already on disk.
+		return rv, nil
+	}
+	if rec.State.Disposition != pms.Active {
 		c.mu.Lock()
 		closing := c.closing
 		c.mu.Unlock()
@@ -1204,12 +1259,15 @@ func (c *Core) finishAsync(s *sm, disp pms.Disposition, reason uint8) {
 	c.mu.Unlock()
 	// The write is queued before wmu is released, so a later write of
 	// this SM's state is queued (and written) after it.
+	c.async.Add(1)
 	err := c.store.UpdateClassAsync(context.Background(), s.index, s.dstClass, st, func(err error) {
 		c.discharged(context.Background(), s, st, err, true)
+		c.asyncDone()
 	})
 	s.wmu.Unlock()
 	if err != nil {
 		c.discharged(context.Background(), s, st, err, true)
+		c.asyncDone()
 	}
 }
 
@@ -1231,17 +1289,26 @@ func (c *Core) discharged(ctx context.Context, s *sm, st pms.State, err error, a
 		}
 		return nil
 	}
-	if reportDue(st) && !s.statusReport {
-		if async {
-			c.goRun(func() { c.statusReport(context.Background(), s, st) })
-		} else {
-			c.statusReport(ctx, s, st)
-		}
+	report := reportDue(st) && !s.statusReport
+	switch {
+	case report && async:
+		// OnDischarge promises the report is stored: it follows it.
+		c.goRun(func() {
+			c.statusReport(context.Background(), s, st)
+			c.notifyDischarge(s, st)
+		})
+		return nil
+	case report:
+		c.statusReport(ctx, s, st)
 	}
+	c.notifyDischarge(s, st)
+	return nil
+}
+
+func (c *Core) notifyDischarge(s *sm, st pms.State) {
 	if c.onDischarge != nil {
 		c.onDischarge(s.index, st.Disposition)
 	}
-	return nil
 }
 
 // reportDue reports whether a discharged SM's state calls for a status

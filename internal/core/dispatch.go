@@ -281,11 +281,14 @@ func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 // core goroutine that waits for it if the handler cannot start it now.
 func (c *Core) startAsync(p *peerStart) {
 	reg, epoch, pq, s, rec := p.reg, p.epoch, p.pq, p.s, p.rec
+	c.async.Add(1)
 	if p.ah.TryDeliverToPeer(s.index, rec, func(id string, st Status, err error) {
 		c.delivered(reg, epoch, pq, s, id, st, err, true)
+		c.asyncDone()
 	}) {
 		return
 	}
+	c.asyncDone()
 	c.goRun(func() { c.deliverRec(reg, epoch, pq, s, rec) })
 }
 

@@ -528,11 +528,12 @@ func (p *Peer) Disconnect(cause error) {
 // otherwise the socket is closed right away, which also unblocks a writer
 // stuck on a peer that does not read.
 func (p *Peer) shutdown(cause error, flush bool) {
+	var pending map[uint32]*call
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closed = true
 		p.cause = cause
-		pending := p.pending
+		pending = p.pending
 		p.pending = nil
 		p.mu.Unlock()
 		p.flush = flush
@@ -540,11 +541,15 @@ func (p *Peer) shutdown(cause error, flush bool) {
 		if !flush {
 			p.conn.Close()
 		}
+	})
+	// Settled outside the Once, so that a Go callback may close the peer
+	// without waiting for itself.
+	if len(pending) > 0 {
 		err := p.closedErr()
 		for _, c := range pending {
 			p.settle(c, result{err: err})
 		}
-	})
+	}
 }
 
 // exit is called by each goroutine as it ends; the last one out runs the

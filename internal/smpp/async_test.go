@@ -103,3 +103,26 @@ func TestGoTimeoutAndClose(t *testing.T) {
 	default:
 	}
 }
+
+// TestGoCallbackMayClose: a callback settled by the session's end may
+// close the session itself (it is not run inside the close).
+func TestGoCallbackMayClose(t *testing.T) {
+	s, far := pipeSession(t, smpp.SessionConfig{ResponseTimeout: 5 * time.Second, EnquireLink: time.Hour})
+	got := make(chan error, 1)
+	if err := s.Go(context.Background(), &pdu.EnquireLinkBody{}, func(_ pdu.PDU, err error) {
+		s.Close()
+		got <- err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	readPDU(t, far)
+	far.Close() // the reader's end closes the session
+	select {
+	case err := <-got:
+		if !errors.Is(err, smpp.ErrClosed) {
+			t.Fatalf("settled with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("callback that closes its session never returned")
+	}
+}

@@ -274,20 +274,23 @@ func (s *Session) Run() {
 func (s *Session) Close() { s.closeWith(nil) }
 
 func (s *Session) closeWith(err error) {
+	var pend map[uint32]*call
 	s.closeOnce.Do(func() {
 		s.closeErr = err
 		s.SetState(StateClosed)
 		close(s.closed)
 		s.conn.Close()
 		s.mu.Lock()
-		pend := s.pending
+		pend = s.pending
 		s.pending = map[uint32]*call{}
 		s.mu.Unlock()
-		for _, c := range pend {
-			c.err = ErrClosed
-			s.settle(c)
-		}
 	})
+	// Settled outside the Once, so that a callback may close the session
+	// itself without waiting for itself.
+	for _, c := range pend {
+		c.err = ErrClosed
+		s.settle(c)
+	}
 }
 
 // Unbind sends unbind, waits for unbind_resp (or the context, or the

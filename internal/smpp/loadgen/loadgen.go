@@ -280,19 +280,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					}
 				})
 				if err != nil {
+					// Nothing was sent: the run ended while waiting
+					// for a slot, or the session closed (its calls in
+					// flight are counted by their callbacks).
 					inflight.Done()
-					if runCtx.Err() != nil {
-						// The run ended while waiting for a slot:
-						// nothing was sent.
-						seq.Add(-1)
+					seq.Add(-1)
+					if runCtx.Err() != nil || errors.Is(err, smpp.ErrClosed) {
 						return
 					}
 					mu.Lock()
 					errs[errName(err)]++
 					mu.Unlock()
-					if errors.Is(err, smpp.ErrClosed) {
-						return
-					}
 				}
 			}
 		}()
