@@ -158,9 +158,9 @@ type Core struct {
 	seeds   [2]maphash.Seed
 	// work runs the core's goroutines (deliveries, transfers, discharges,
 	// the timer) on kept goroutines; Close waits for them.
-	work        *workpool.Pool
-	kick        chan struct{}
-	starts      []peerStart // the dispatcher goroutine's (dispatch)
+	work   *workpool.Pool
+	kick   chan struct{}
+	starts []peerStart // the dispatcher goroutine's (dispatch)
 	// async counts the deliveries and discharges under way without a core
 	// goroutine (startAsync, finishAsync). Close waits for them: what
 	// follows them (a status report, the discharge of a delivered SM)
@@ -170,10 +170,10 @@ type Core struct {
 	asyncClosing atomic.Bool
 	asyncMu      sync.Mutex
 	asyncDrained chan struct{}
-	stop        chan struct{}
-	m           *Metrics
-	onDischarge func(uint64, pms.Disposition)
-	onStored    func(*pms.Record)
+	stop         chan struct{}
+	m            *Metrics
+	onDischarge  func(uint64, pms.Disposition)
+	onStored     func(*pms.Record)
 
 	restore restoreState // owned by the goroutine calling Restore and Start
 
