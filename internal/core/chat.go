@@ -70,7 +70,7 @@ func segmentLen(text []byte) int {
 func (c *Core) SubmitChatAsync(ctx context.Context, m *ChatMessage, done func(first uint64, entry time.Time, err error)) error {
 	recs, err := c.chatRecords(m)
 	if err != nil {
-		c.m.rejected.WithLabelValues(statusLabel(err.Status)).Inc()
+		c.m.rejected.Inc(statusLabel(err.Status))
 		return err
 	}
 	c.mu.Lock()

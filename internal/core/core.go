@@ -761,7 +761,7 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+			c.m.rejected.Inc(statusLabel(e.Status))
 		}
 	}
 	return idx, dup, err
@@ -775,7 +775,7 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index uint64, dup bool, err error)) {
 	c.m.submits.Inc()
 	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
-		c.m.rejected.WithLabelValues(statusLabel(rerr.Status)).Inc()
+		c.m.rejected.Inc(statusLabel(rerr.Status))
 		done(0, false, rerr)
 		return
 	}
@@ -784,7 +784,7 @@ func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index 
 	a.done = func(index uint64, dup bool, err error) {
 		var e *Error
 		if errors.As(err, &e) {
-			c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+			c.m.rejected.Inc(statusLabel(e.Status))
 		}
 		done(index, dup, err)
 	}
@@ -1281,7 +1281,7 @@ func (c *Core) discharged(ctx context.Context, s *sm, st pms.State, err error, a
 		c.log.Error("discharge not stored", "index", s.index, "error", err)
 		return reject(coresock.StatusStoreFailed, err.Error())
 	}
-	c.m.discharged.WithLabelValues(st.Disposition.String()).Inc()
+	c.m.discharged.Inc(st.Disposition.String())
 	if s.eph != nil {
 		// Ephemeral: no report (none was asked for), nothing stored.
 		if s.onDone != nil {

@@ -31,7 +31,7 @@ func (c *Core) SubmitEphemeral(rec *pms.Record, done func(pms.Disposition)) (uin
 	c.m.submits.Inc()
 	idx, err := c.submitEphemeral(rec, done)
 	if err != nil {
-		c.m.rejected.WithLabelValues(statusLabel(err.Status)).Inc()
+		c.m.rejected.Inc(statusLabel(err.Status))
 		return 0, err
 	}
 	return idx, nil

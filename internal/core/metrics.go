@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"switchboard/internal/pms"
+	"switchboard/internal/promvec"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,9 +17,9 @@ type Metrics struct {
 	// acceptedBy caches accepted's counters by class, made on first use
 	// (WithLabelValues hashes and locks on every call).
 	acceptedBy    [6]atomic.Pointer[prometheus.Counter]
-	rejected      *prometheus.CounterVec
+	rejected      *promvec.Counters
 	duplicates    prometheus.Counter
-	discharged    *prometheus.CounterVec
+	discharged    *promvec.Counters
 	statusReports prometheus.Counter
 	retries       prometheus.Counter
 	retaken       prometheus.Counter
@@ -35,12 +36,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_core_submits_total", Help: "SMSC_REQ_SUBMIT requests."}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_core_accepted_total", Help: "SMs accepted, by destination class."}, []string{"dst"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchboard_core_rejected_total", Help: "SMs rejected at admission, by reason."}, []string{"reason"}),
+		rejected: promvec.New(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_core_rejected_total", Help: "SMs rejected at admission, by reason."}, []string{"reason"})),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_core_duplicates_total", Help: "Resubmissions answered with the original id."}),
-		discharged: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "switchboard_core_discharged_total", Help: "SMs made historical, by disposition."}, []string{"disposition"}),
+		discharged: promvec.New(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_core_discharged_total", Help: "SMs made historical, by disposition."}, []string{"disposition"})),
 		statusReports: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_core_status_reports_total", Help: "Status reports created."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
@@ -55,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_core_ephemeral_total", Help: "Ephemeral (RAM-only) SMs accepted."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submits, m.accepted, m.rejected, m.duplicates, m.discharged,
+		reg.MustRegister(m.submits, m.accepted, m.rejected.Vec(), m.duplicates, m.discharged.Vec(),
 			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active, m.ephemeral)
 	}
 	return m

@@ -197,7 +197,7 @@ func (c *Core) markReplaced(ctx context.Context, s *sm, by uint64) {
 			"index", s.index, "replaced_by", by, "error", err)
 		return
 	}
-	c.m.discharged.WithLabelValues(pms.Replaced.String()).Inc()
+	c.m.discharged.Inc(pms.Replaced.String())
 	if c.onDischarge != nil {
 		c.onDischarge(s.index, pms.Replaced)
 	}

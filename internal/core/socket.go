@@ -150,7 +150,7 @@ func (j *submitJob) finish(idx uint64, dup bool, err error) {
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			j.k.c.m.rejected.WithLabelValues(statusLabel(e.Status)).Inc()
+			j.k.c.m.rejected.Inc(statusLabel(e.Status))
 		}
 		j.reply(statusOf(err))
 		return

@@ -599,7 +599,6 @@ func (s *Session) readLoop() {
 			if n == 0 {
 				break
 			}
-			s.lastRecv.Store(time.Now().UnixNano())
 			s.dispatch(buf[start : start+n])
 			if s.State() == StateClosed {
 				return
@@ -634,6 +633,11 @@ func (s *Session) readLoop() {
 		}
 		var n int
 		n, rerr = s.conn.Read(buf[end:])
+		if n > 0 {
+			// Once per read rather than per PDU: the inactivity timer
+			// needs to know that bytes came, not when each PDU did.
+			s.lastRecv.Store(time.Now().UnixNano())
+		}
 		end += n
 	}
 }
