@@ -237,3 +237,69 @@ func TestTimelineChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineSnapshotUnchanged: a snapshot reads what the timeline held
+// when it was taken, whatever is added (late entries included) after.
+func TestTimelineSnapshotUnchanged(t *testing.T) {
+	var tl timeline
+	for i := 1; i <= 2*timelineChunk+10; i += 2 {
+		tl.add(entry{id: uint64(i), ns: int64(i)})
+	}
+	sp := tl.snapshot(100)
+	want := sp.appendTo(nil)
+	for i := 2; i <= 2*timelineChunk; i += 999 { // late, across chunks
+		tl.add(entry{id: uint64(i), ns: int64(i)})
+	}
+	for i := 2*timelineChunk + 11; i < 3*timelineChunk; i++ {
+		tl.add(entry{id: uint64(i), ns: int64(i)})
+	}
+	got := sp.appendTo(nil)
+	if len(got) != len(want) || len(want) == 0 || want[0].ns <= 100 {
+		t.Fatalf("snapshot of %d entries reads %d later", len(want), len(got))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("entry %d of the snapshot changed: %v, was %v", i, got[i], want[i])
+		}
+	}
+	if all := tl.after(0, nil); len(all) <= len(want) {
+		t.Fatalf("timeline has %d entries", len(all))
+	}
+}
+
+// TestHistoryReadersWithoutLock: SYNC-like readers copy snapshots outside
+// the lock while SMs, some late, are indexed (run with -race).
+func TestHistoryReadersWithoutLock(t *testing.T) {
+	var h history
+	h.init()
+	const n = 3 * timelineChunk
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= n; i++ {
+			id := uint64(i)
+			if i%500 == 0 {
+				id = uint64(i - 3) // a late one; its slot was skipped
+			} else if (i+3)%500 == 0 {
+				continue
+			}
+			h.addSMS("16195550100", []uint64{id}, int64(id), nil)
+		}
+	}()
+	for reads := 0; ; reads++ {
+		list := h.inboxAfter("someone", "16195550100", 0)
+		for j := 1; j < len(list); j++ {
+			if list[j].id <= list[j-1].id {
+				t.Fatalf("read %d: entries out of order at %d", reads, j)
+			}
+		}
+		select {
+		case <-done:
+			if got := len(h.inboxAfter("someone", "16195550100", 0)); got != n-n/500 {
+				t.Fatalf("%d entries indexed", got)
+			}
+			return
+		default:
+		}
+	}
+}

@@ -24,6 +24,9 @@ type timeline struct {
 	// at every growth, and touch fresh memory for all of it: a number
 	// with millions of messages then stalled its submitters for a second
 	// at a time (page faults cost ~15 µs each on the reference machine).
+	// An entry once in a chunk never changes there: a late entry replaces
+	// the chunks it shifts with copies, so that a snapshot may be read
+	// without the lock.
 	e [][]entry
 	n int
 	// tail are the last messages of the timeline kept in RAM, in id
@@ -68,6 +71,11 @@ func (t *timeline) add(x entry) {
 	if i < n && t.at(i).id == x.id {
 		return
 	}
+	// Copy-on-write: the chunks from i's to the last get new arrays, so
+	// that snapshots taken before still read what they saw.
+	for k := i / timelineChunk; k < len(t.e); k++ {
+		t.e[k] = append(make([]entry, 0, cap(t.e[k])), t.e[k]...)
+	}
 	t.push(*t.at(n - 1))
 	for j := n - 1; j > i; j-- {
 		*t.at(j) = *t.at(j - 1)
@@ -78,8 +86,37 @@ func (t *timeline) add(x entry) {
 // after returns the entries stored strictly after ns (a copy, so the
 // caller may read records without holding the lock).
 func (t *timeline) after(ns int64, dst []entry) []entry {
+	return t.snapshot(ns).appendTo(dst)
+}
+
+// span is a snapshot of a timeline's entries from one on: its chunks as
+// they were, which later adds do not change (see timeline.e), so it can
+// be copied out after the lock is released.
+type span struct {
+	skip   int // entries of chunks[0] before the first one
+	chunks [][]entry
+}
+
+// snapshot returns the entries stored strictly after ns. Under the lock
+// it costs a binary search and a copy of the chunk headers, whatever the
+// number of entries.
+func (t *timeline) snapshot(ns int64) span {
 	i := sort.Search(t.n, func(i int) bool { return t.at(i).ns > ns })
-	return t.from(i, dst)
+	if i == t.n {
+		return span{}
+	}
+	return span{skip: i % timelineChunk, chunks: slices.Clone(t.e[i/timelineChunk:])}
+}
+
+// appendTo appends the span's entries to dst.
+func (sp span) appendTo(dst []entry) []entry {
+	for k, c := range sp.chunks {
+		if k == 0 {
+			c = c[sp.skip:]
+		}
+		dst = append(dst, c...)
+	}
+	return dst
 }
 
 // from appends entries i and later to dst.
@@ -256,11 +293,14 @@ func (h *history) cached(list []entry) []*Message {
 // groupAfter returns a group's entries after ns.
 func (h *history) groupAfter(group string, ns int64) []entry {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
+	var sp span
 	if t := h.groups[group]; t != nil {
-		return t.after(ns, nil)
+		sp = t.snapshot(ns)
 	}
-	return nil
+	h.mu.RUnlock()
+	// Copied without the lock: a SYNC of a long history must not hold
+	// up the store's callback, which indexes every SM stored (SMSStored).
+	return sp.appendTo(nil)
 }
 
 // fillTails puts the last messages of the most recently used timelines
@@ -316,17 +356,17 @@ func (h *history) fillTails(load func(entry) (*Message, error)) int {
 // number after ns, merged in store order.
 func (h *history) inboxAfter(user, number string, ns int64) []entry {
 	h.mu.RLock()
-	var a, b []entry
+	var a, b span
 	if t := h.inbox[user]; t != nil {
-		a = t.after(ns, nil)
+		a = t.snapshot(ns)
 	}
 	if number != "" {
 		if t := h.numbers[number]; t != nil {
-			b = t.after(ns, nil)
+			b = t.snapshot(ns)
 		}
 	}
 	h.mu.RUnlock()
-	return merge(a, b)
+	return merge(a.appendTo(nil), b.appendTo(nil))
 }
 
 // smsParts returns the part ids of the SMS whose first part is id.
