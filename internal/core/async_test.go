@@ -157,3 +157,28 @@ func TestAsyncOnDischargeAfterReport(t *testing.T) {
 		h.close()
 	}
 }
+
+// TestSubmitAsyncThenClose: an SM submitted with SubmitAsync just before
+// the core closes, stored as delivered at once and asking for a report,
+// gets its report: Close waits for the store's callback and what it
+// queues.
+func TestSubmitAsyncThenClose(t *testing.T) {
+	for range 5 {
+		h := newHarness(t, Config{})
+		r := sms(intl(numNoProv), intl(numStore), pms.ClassGSM, "hello")
+		r.State.SRR = true
+		got := make(chan uint64, 1)
+		h.core.SubmitAsync(r, false, func(idx uint64, _ bool, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			got <- idx
+		})
+		h.restart()
+		idx := <-got
+		if next := h.store.Stats().Next; next != idx+2 {
+			t.Fatalf("store holds %d records after the SM at %d: the status report was lost", next-idx-1, idx)
+		}
+		h.close()
+	}
+}

@@ -168,6 +168,10 @@ type Core struct {
 	// asyncMu, is closed when the count reaches zero while Close waits.
 	async        atomic.Int64
 	asyncClosing atomic.Bool
+	// asyncLate is set once Close has stopped waiting for them: a
+	// discharge that comes later is not written (its follow-up could not
+	// run), and its SM stays active for the next start.
+	asyncLate    atomic.Bool
 	asyncMu      sync.Mutex
 	asyncDrained chan struct{}
 	stop         chan struct{}
@@ -484,6 +488,7 @@ func (c *Core) waitAsync() {
 	select {
 	case <-ch:
 	case <-t.C:
+		c.asyncLate.Store(true)
 		c.log.Warn("core closing with deliveries still unanswered", "count", c.async.Load())
 	}
 }
@@ -1021,6 +1026,9 @@ func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
 		return
 	}
 	a.rv = rv
+	// Counted until its outcome is handed on (fail, appendedTo): Close
+	// waits for it, since a status report may follow on a core goroutine.
+	c.async.Add(1)
 	if err := pms.Encode(a.raw[:], rec); err != nil {
 		a.fail(err)
 		return
@@ -1033,9 +1041,11 @@ func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
 
 // fail finishes a store attempt that wrote nothing.
 func (a *asyncStore) fail(err error) {
+	c := a.c
 	serr := reject(coresock.StatusStoreFailed, err.Error())
-	a.c.stored(a.rec, &a.rv, serr, nil, false)
+	c.stored(a.rec, &a.rv, serr, nil, false)
 	a.done(0, false, serr)
+	c.asyncDone()
 }
 
 // appendedTo is the store's callback: the record is durable (or failed).
@@ -1055,6 +1065,7 @@ func (a *asyncStore) appendedTo(first uint64, entry time.Time, err error) {
 		c.goRun(func() { c.statusReport(context.Background(), storedReport, st) })
 	}
 	a.done(first, false, nil)
+	c.asyncDone()
 }
 
 // stored finishes a store attempt: it resolves the pending entry, and for
@@ -1248,6 +1259,10 @@ func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason u
 // the SM's state is being written by someone else right now, or it is
 // ephemeral, finish runs on a core goroutine instead.
 func (c *Core) finishAsync(s *sm, disp pms.Disposition, reason uint8) {
+	if c.asyncLate.Load() {
+		// Close gave up waiting: see asyncLate.
+		return
+	}
 	if s.eph != nil || !s.wmu.TryLock() {
 		c.goRun(func() { c.finish(context.Background(), s, disp, reason) })
 		return

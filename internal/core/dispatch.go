@@ -244,6 +244,10 @@ func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 					c.dropRawLocked(s)
 				}
 				if rec != nil {
+					// Counted under the lock, so that Close, which
+					// sets closing under it, either sees this start
+					// in c.async or stops it here.
+					c.async.Add(1)
 					starts = append(starts, peerStart{ah, reg, epoch, pq, s, rec})
 					continue
 				}
@@ -281,7 +285,7 @@ func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 // core goroutine that waits for it if the handler cannot start it now.
 func (c *Core) startAsync(p *peerStart) {
 	reg, epoch, pq, s, rec := p.reg, p.epoch, p.pq, p.s, p.rec
-	c.async.Add(1)
+	// c.async counts this start already (dispatchLocked).
 	if p.ah.TryDeliverToPeer(s.index, rec, func(id string, st Status, err error) {
 		c.delivered(reg, epoch, pq, s, id, st, err, true)
 		c.asyncDone()

@@ -322,7 +322,10 @@ func (p *Peer) call(ctx context.Context, req Body) (Header, Body, error) {
 // MaxInFlight slots that Call waits for is free, it queues the request and
 // returns. cb then gets what Call would have returned, exactly once, on
 // the peer's reader (or on the goroutine that closes the peer), and must
-// not block. If Go returns an error, cb is not called.
+// not block. If Go returns an error, cb is not called. A callback may call
+// Go again (its own slot is free by then) only where nothing else competes
+// for slots, as in a load generator's chains fewer than MaxInFlight: else
+// it could wait for a slot on the reader, which is what frees them.
 func (p *Peer) Go(ctx context.Context, req Body, cb func(Body, Status, error)) error {
 	bp, err := p.prepare(ctx, req)
 	if err != nil {

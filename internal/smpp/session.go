@@ -402,8 +402,11 @@ var ErrWindowFull = errors.New("smpp: window full")
 // for a window slot as Call does, then returns once the request is queued.
 // cb gets what Call would have returned, exactly once, on the goroutine
 // that settles the call (the reader for a response, the timer for a
-// timeout, the closer for ErrClosed), so it must not block. If Go returns
-// an error, cb is not called.
+// timeout, the closer for ErrClosed), so it must not block: a callback
+// that sends again uses TryGo, since waiting for a slot on the reader
+// would wait for itself. If Go returns an error, cb is not called. The
+// session may report itself done before the callbacks of a close made by
+// another goroutine have all run.
 func (s *Session) Go(ctx context.Context, body pdu.Body, cb func(pdu.PDU, error)) error {
 	select {
 	case s.window <- struct{}{}:

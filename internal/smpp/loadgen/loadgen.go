@@ -280,12 +280,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					}
 				})
 				if err != nil {
-					// Nothing was sent: the run ended while waiting
-					// for a slot, or the session closed (its calls in
-					// flight are counted by their callbacks).
 					inflight.Done()
-					seq.Add(-1)
-					if runCtx.Err() != nil || errors.Is(err, smpp.ErrClosed) {
+					if runCtx.Err() != nil {
+						// The run ended while waiting for a slot:
+						// nothing was sent.
+						seq.Add(-1)
+						return
+					}
+					if errors.Is(err, smpp.ErrClosed) {
+						// Not sent either; the calls in flight are
+						// counted by their callbacks.
 						return
 					}
 					mu.Lock()
