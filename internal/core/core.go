@@ -671,10 +671,13 @@ func (c *Core) dropRawLocked(s *sm) {
 	}
 }
 
-// takeRaw hands out s's kept record (nil if none) and forgets it.
-func (c *Core) takeRaw(s *sm) *[pms.RecordSize]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// heldRecordLocked returns s's record if RAM holds it: an ephemeral SM's,
+// or the one kept from admission, which it hands out and forgets. nil
+// means it is to be read from the store.
+func (c *Core) heldRecordLocked(s *sm) *[pms.RecordSize]byte {
+	if s.eph != nil {
+		return s.eph
+	}
 	raw := s.raw
 	c.dropRawLocked(s)
 	return raw

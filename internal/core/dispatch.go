@@ -238,12 +238,7 @@ func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 			if async {
 				// Only an SM whose record is in RAM: a pread would
 				// hold up the dispatcher.
-				rec := s.eph
-				if rec == nil {
-					rec = s.raw
-					c.dropRawLocked(s)
-				}
-				if rec != nil {
+				if rec := c.heldRecordLocked(s); rec != nil {
 					// Counted under the lock, so that Close, which
 					// sets closing under it, either sees this start
 					// in c.async or stops it here.
@@ -302,22 +297,33 @@ func (c *Core) callCtx() (context.Context, context.CancelFunc) {
 
 // deliverToPeer runs one SMSC_DELIVER_TO_PEER exchange (§2.5.5).
 func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *sm) {
-	rec := s.eph
-	if rec == nil {
-		rec = c.takeRaw(s)
-	}
-	if rec == nil {
-		rec = new([pms.RecordSize]byte)
-		if err := c.store.ReadRaw(s.index, rec); err != nil {
-			c.log.Error("cannot read an active SM", "index", s.index, "error", err)
-			c.mu.Lock()
-			pq.inflight--
-			c.retryLocked(s, coresock.StatusTemporaryFailure)
-			c.mu.Unlock()
-			return
-		}
+	rec, err := c.recordOf(s)
+	if err != nil {
+		c.mu.Lock()
+		pq.inflight--
+		c.retryLocked(s, coresock.StatusTemporaryFailure)
+		c.mu.Unlock()
+		return
 	}
 	c.deliverRec(reg, epoch, pq, s, rec)
+}
+
+// recordOf returns s's record for a handler: the one held in RAM
+// (ephemeral, or kept from admission, which it takes), else read from the
+// store. A failed read is logged; the caller retries the SM later.
+func (c *Core) recordOf(s *sm) (*[pms.RecordSize]byte, error) {
+	c.mu.Lock()
+	held := c.heldRecordLocked(s)
+	c.mu.Unlock()
+	if held != nil {
+		return held, nil
+	}
+	rec := new([pms.RecordSize]byte)
+	if err := c.store.ReadRaw(s.index, rec); err != nil {
+		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
+		return nil, err
+	}
+	return rec, nil
 }
 
 // deliverRec asks the handler to deliver rec, s's record, and waits for
@@ -504,15 +510,8 @@ func (c *Core) imsiResolved(msisdn, imsi string, sms []*sm) {
 
 // transfer runs one SMSC_MT_TRANSFER exchange (§2.5.4.1).
 func (c *Core) transfer(reg *Registration, epoch uint64, s *sm) {
-	var rec [pms.RecordSize]byte
-	var (
-		st  Status
-		err error
-	)
-	if kept := c.takeRaw(s); kept != nil {
-		rec = *kept
-	} else if err = c.store.ReadRaw(s.index, &rec); err != nil {
-		c.log.Error("cannot read an active SM", "index", s.index, "error", err)
+	rec, err := c.recordOf(s)
+	if err != nil {
 		c.mu.Lock()
 		c.gsmFlight--
 		c.retryLocked(s, coresock.StatusTemporaryFailure)
@@ -520,7 +519,7 @@ func (c *Core) transfer(reg *Registration, epoch uint64, s *sm) {
 		return
 	}
 	ctx, cancel := c.callCtx()
-	st, err = reg.h.TransferMT(ctx, s.index, &rec)
+	st, err := reg.h.TransferMT(ctx, s.index, rec)
 	cancel()
 	c.mu.Lock()
 	c.gsmFlight--
