@@ -168,6 +168,7 @@ type Store struct {
 	toSync     chan *batch
 	syncWg     sync.WaitGroup
 	syncFiles  []*os.File
+	extFile    *os.File // the extender's (see Open)
 	// slot is signalled when a sync completes, for a committer waiting
 	// for room in the pipeline.
 	slot chan struct{}
@@ -299,6 +300,16 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 	}
 	s.durableNext = s.next
 	s.mirrorFrom = s.next
+	// The extender writes and syncs its zeros through a descriptor of its
+	// own, for the reason the syncers have theirs (below): a writeback
+	// error it collected would otherwise be missed by the committer's
+	// fdatasync, which would then acknowledge a batch not on disk.
+	ef, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", s.path, err)
+	}
+	s.extFile = ef
 	// With SyncDepth > 1, each syncer has a descriptor of its own: a
 	// writeback error is reported once per open file, so a syncer must not
 	// miss one that another syncer's fdatasync collected (its batch would
@@ -313,6 +324,7 @@ func Open(opts Options, visit func(*Record) error) (*Store, error) {
 			for _, g := range s.syncFiles {
 				g.Close()
 			}
+			ef.Close()
 			f.Close()
 			return nil, fmt.Errorf("open %s: %w", s.path, err)
 		}
@@ -538,8 +550,10 @@ func (s *Store) truncate(size int64) error {
 	return s.sync()
 }
 
-func (s *Store) sync() error {
-	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+func (s *Store) sync() error { return s.syncFile(s.f) }
+
+func (s *Store) syncFile(f *os.File) error {
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", s.path, err)
 	}
 	return nil
@@ -695,7 +709,6 @@ func (s *Store) UpdateClass(ctx context.Context, index uint64, class Class, st S
 	return err
 }
 
-// do queues a request in the open batch and waits for the batch's outcome.
 // UpdateClassAsync is UpdateClass for a caller that must not wait: done
 // gets the outcome once the batch holding the update is durable (or has
 // failed), on a store goroutine, and must neither block nor wait for the
@@ -712,6 +725,8 @@ func (s *Store) UpdateClassAsync(ctx context.Context, index uint64, class Class,
 	return nil
 }
 
+// do queues a request in the open batch and waits for the batch's outcome
+// (an asynchronous request's callback gets it instead).
 func (s *Store) do(ctx context.Context, req *request) error {
 	if p := s.failed.Load(); p != nil {
 		return *p
@@ -801,7 +816,7 @@ func (s *Store) Close() error {
 	close(s.histWr)
 	s.histWg.Wait()
 	var cerr error
-	for _, sf := range s.syncFiles {
+	for _, sf := range append(s.syncFiles, s.extFile) {
 		if err := sf.Close(); err != nil && cerr == nil {
 			cerr = fmt.Errorf("close %s: %w", s.path, err)
 		}
@@ -1164,15 +1179,12 @@ func (s *Store) extender() {
 func (s *Store) writeZeros(zeros []byte, from, to int64) error {
 	for off := from; off < to; {
 		n := min(int64(len(zeros)), to-off)
-		if _, err := s.f.WriteAt(zeros[:n], off); err != nil {
+		if _, err := s.extFile.WriteAt(zeros[:n], off); err != nil {
 			return fmt.Errorf("write %s: %w", s.path, err)
 		}
 		off += n
 	}
-	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", s.path, err)
-	}
-	return nil
+	return s.syncFile(s.extFile)
 }
 
 // placeAppend copies a request's records, encoded by Append (or given to
