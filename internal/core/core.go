@@ -796,7 +796,7 @@ func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index 
 		}
 		done(index, dup, err)
 	}
-	c.store1Async(context.Background(), a)
+	c.store1Async(a)
 }
 
 func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
@@ -992,19 +992,33 @@ type asyncStore struct {
 // or at once for a duplicate. a.raw is where a.rec is encoded for the
 // store; it, a.rec and a itself must stay untouched until done is called,
 // and done is the last thing that touches a.
-func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
+func (c *Core) store1Async(a *asyncStore) {
 	a.c = c
+	// Counted in c.async until its outcome is handed on: Close waits for
+	// it, since a status report may follow on a core goroutine. Counted
+	// before reserve looks at closing, under the lock Close sets it under,
+	// so that Close either waits for this one or it is refused.
+	c.async.Add(1)
+	if !c.startStore(a) {
+		c.asyncDone()
+	}
+}
+
+// startStore is store1Async up to the store. It reports whether the
+// record went to the store (whose callback, appendedTo, or fail, then
+// ends the count) rather than being answered here.
+func (c *Core) startStore(a *asyncStore) bool {
 	rec, done := a.rec, a.done
 	rv, rerr := c.reserve(rec)
 	if rerr != nil {
 		done(0, false, rerr)
-		return
+		return false
 	}
 	if rv.dup {
 		if rv.other == nil {
 			c.m.duplicates.Inc()
 			done(rv.index, true, nil)
-			return
+			return false
 		}
 		c.mu.Lock()
 		if !rv.other.resolved {
@@ -1017,29 +1031,27 @@ func (c *Core) store1Async(ctx context.Context, a *asyncStore) {
 				done(index, true, nil)
 			})
 			c.mu.Unlock()
-			return
+			return false
 		}
 		c.mu.Unlock()
 		if rv.other.err != nil {
 			done(0, false, rv.other.err)
-			return
+			return false
 		}
 		c.m.duplicates.Inc()
 		done(rv.other.index, true, nil)
-		return
+		return false
 	}
 	a.rv = rv
-	// Counted until its outcome is handed on (fail, appendedTo): Close
-	// waits for it, since a status report may follow on a core goroutine.
-	c.async.Add(1)
 	if err := pms.Encode(a.raw[:], rec); err != nil {
 		a.fail(err)
-		return
+		return true
 	}
 	a.recs[0] = a.raw
-	if err := c.store.AppendRawAsync(ctx, a.recs[:], a.appended); err != nil {
+	if err := c.store.AppendRawAsync(context.Background(), a.recs[:], a.appended); err != nil {
 		a.fail(err)
 	}
+	return true
 }
 
 // fail finishes a store attempt that wrote nothing.
@@ -1228,15 +1240,10 @@ func (c *Core) ChangeSRR(ctx context.Context, sel Selector, srr bool) error {
 func (c *Core) writeState(ctx context.Context, s *sm, mutate func(*pms.State) bool) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	c.mu.Lock()
-	if !mutate(&s.state) {
-		c.mu.Unlock()
+	st, changed := c.mutateState(s, mutate)
+	if !changed {
 		return nil
 	}
-	st := s.state
-	// The kept record's trailer no longer says what the store's will.
-	c.dropRawLocked(s)
-	c.mu.Unlock()
 	if s.eph != nil {
 		// Ephemeral: its state lives in RAM only.
 		return nil
@@ -1248,8 +1255,9 @@ func (c *Core) writeState(ctx context.Context, s *sm, mutate func(*pms.State) bo
 // asked for.
 func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason uint8) error {
 	var st pms.State
+	discharge := c.dischargeState(disp, reason)
 	err := c.writeState(ctx, s, func(cur *pms.State) bool {
-		cur.Disposition, cur.Reason, cur.Discharged = disp, reason, c.now()
+		discharge(cur)
 		st = *cur
 		return true
 	})
@@ -1261,6 +1269,27 @@ func (c *Core) finish(ctx context.Context, s *sm, disp pms.Disposition, reason u
 // (the status report, OnDischarge) runs from the store's callback. When
 // the SM's state is being written by someone else right now, or it is
 // ephemeral, finish runs on a core goroutine instead.
+// mutateState applies mutate to s's state under the core's lock and
+// returns the state to write, if it changed. The caller holds s.wmu.
+func (c *Core) mutateState(s *sm, mutate func(*pms.State) bool) (pms.State, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !mutate(&s.state) {
+		return pms.State{}, false
+	}
+	// The kept record's trailer no longer says what the store's will.
+	c.dropRawLocked(s)
+	return s.state, true
+}
+
+// dischargeState is the mutation of a discharge.
+func (c *Core) dischargeState(disp pms.Disposition, reason uint8) func(*pms.State) bool {
+	return func(cur *pms.State) bool {
+		cur.Disposition, cur.Reason, cur.Discharged = disp, reason, c.now()
+		return true
+	}
+}
+
 func (c *Core) finishAsync(s *sm, disp pms.Disposition, reason uint8) {
 	if c.asyncLate.Load() {
 		// Close gave up waiting: see asyncLate.
@@ -1270,11 +1299,7 @@ func (c *Core) finishAsync(s *sm, disp pms.Disposition, reason uint8) {
 		c.goRun(func() { c.finish(context.Background(), s, disp, reason) })
 		return
 	}
-	c.mu.Lock()
-	s.state.Disposition, s.state.Reason, s.state.Discharged = disp, reason, c.now()
-	st := s.state
-	c.dropRawLocked(s)
-	c.mu.Unlock()
+	st, _ := c.mutateState(s, c.dischargeState(disp, reason))
 	// The write is queued before wmu is released, so a later write of
 	// this SM's state is queued (and written) after it.
 	c.async.Add(1)

@@ -141,7 +141,7 @@ func (k *conn) submit(h coresock.Header, m *coresock.Submit) {
 		return
 	}
 	j.store.raw = (*[pms.RecordSize]byte)(&m.Record)
-	c.store1Async(context.Background(), &j.store)
+	c.store1Async(&j.store)
 }
 
 // finish answers the request; it runs once, on whichever goroutine learnt
