@@ -409,9 +409,10 @@ func (s *Server) bind(sess *Session, ss *serverSession, hd pdu.Header, b *pdu.Bi
 var errBindFailed = errors.New("smpp: bind refused")
 
 // submit admits one message from a peer. The core's durable write takes a
-// group commit, so the work leaves the reader at once and the response is
-// sent when the last record is on disk; responses may overtake each other,
-// which SMPP allows.
+// group commit, so the reader does not wait for it: a one-record message
+// is answered from the store's callback, a longer one from a worker that
+// admits its parts in order. The response is sent when the last record is
+// on disk; responses may overtake each other, which SMPP allows.
 func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inbound, answer func(id string, st pdu.Status)) {
 	recs, st := in.records(pms.ClassDownstream, ss.peer, s.cfg.MaxParts, time.Now())
 	if st == pdu.StatusOK && !ss.owed.add(len(recs), s.cfg.MaxInFlight) {
@@ -424,33 +425,24 @@ func (s *Server) submit(sess *Session, ss *serverSession, seq uint32, in *inboun
 	}
 	s.wg.Add(1)
 	tk := ss.gate.enter()
-	if len(recs) == 1 {
-		// One record (the common case): admitted here on the reader and
-		// answered from the store's callback, with no goroutine waiting
-		// for the disk.
-		s.core.SubmitAsync(recs[0], false, func(idx uint64, _ bool, err error) {
-			id, st := "", pdu.StatusOK
-			if err != nil {
-				st = coreStatus(err)
-			} else {
-				id = FormatID(idx)
-			}
-			s.m.submitted(st)
-			answer(id, st)
-			tk.leave()
-			ss.owed.done(1)
-			s.wg.Done()
-		})
-		return
-	}
-	s.work.Go(func() {
-		defer s.wg.Done()
-		id, st := s.admit(recs)
+	finish := func(id string, st pdu.Status) {
 		s.m.submitted(st)
 		answer(id, st)
 		tk.leave()
 		ss.owed.done(len(recs))
-	})
+		s.wg.Done()
+	}
+	if len(recs) == 1 {
+		s.core.SubmitAsync(recs[0], false, func(idx uint64, _ bool, err error) {
+			if err != nil {
+				finish("", coreStatus(err))
+				return
+			}
+			finish(FormatID(idx), pdu.StatusOK)
+		})
+		return
+	}
+	s.work.Go(func() { finish(s.admit(recs)) })
 }
 
 // admit hands records to the core in order and returns the first one's id.

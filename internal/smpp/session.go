@@ -371,17 +371,10 @@ func (s *Session) Call(ctx context.Context, body pdu.Body) (pdu.PDU, error) {
 		return pdu.PDU{}, ctx.Err()
 	}
 	defer func() { <-s.window }()
-	cmd := body.CommandID()
-	c := &call{cmd: cmd, done: make(chan struct{}), deadline: time.Now().Add(s.cfg.ResponseTimeout)}
-	s.mu.Lock()
-	if st := s.State(); st == StateClosed || st == StateUnbinding && cmd != pdu.Unbind {
-		// Nothing new once an unbind has started (§4.2).
-		s.mu.Unlock()
-		return pdu.PDU{}, ErrClosed
+	c, seq, err := s.register(body.CommandID(), nil)
+	if err != nil {
+		return pdu.PDU{}, err
 	}
-	seq := s.nextSeq()
-	s.pending[seq] = c
-	s.mu.Unlock()
 	if err := s.send(pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: body}); err != nil {
 		s.forget(seq)
 		return pdu.PDU{}, err
@@ -431,26 +424,16 @@ func (s *Session) TryGo(body pdu.Body, cb func(pdu.PDU, error)) error {
 
 // start sends a request of Go's or TryGo's, whose window slot is held.
 func (s *Session) start(body pdu.Body, cb func(pdu.PDU, error)) error {
-	cmd := body.CommandID()
-	c := &call{cmd: cmd, cb: cb, deadline: time.Now().Add(s.cfg.ResponseTimeout)}
-	s.mu.Lock()
-	if st := s.State(); st == StateClosed || st == StateUnbinding {
-		s.mu.Unlock()
+	_, seq, err := s.register(body.CommandID(), cb)
+	if err != nil {
 		<-s.window
-		return ErrClosed
+		return err
 	}
-	seq := s.nextSeq()
-	s.pending[seq] = c
-	s.mu.Unlock()
 	if err := s.send(pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: body}); err != nil {
 		// A failed send closes the session, whose closer may have taken
 		// the call already: then it has been settled (cb called), and
 		// the caller must not also see an error.
-		s.mu.Lock()
-		_, mine := s.pending[seq]
-		delete(s.pending, seq)
-		s.mu.Unlock()
-		if !mine {
+		if !s.forget(seq) {
 			return nil
 		}
 		<-s.window
@@ -459,10 +442,32 @@ func (s *Session) start(body pdu.Body, cb func(pdu.PDU, error)) error {
 	return nil
 }
 
-func (s *Session) forget(seq uint32) {
+// register enters a call for a request of type cmd in pending under the
+// next sequence number: a Go call if cb is set, else one Call waits for.
+func (s *Session) register(cmd pdu.CommandID, cb func(pdu.PDU, error)) (*call, uint32, error) {
+	c := &call{cmd: cmd, cb: cb, deadline: time.Now().Add(s.cfg.ResponseTimeout)}
+	if cb == nil {
+		c.done = make(chan struct{})
+	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.State(); st == StateClosed || st == StateUnbinding && cmd != pdu.Unbind {
+		// Nothing new once an unbind has started (§4.2).
+		return nil, 0, ErrClosed
+	}
+	seq := s.nextSeq()
+	s.pending[seq] = c
+	return c, seq, nil
+}
+
+// forget takes a call out of pending, and reports whether it was still
+// there (not settled by the closer meanwhile).
+func (s *Session) forget(seq uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, mine := s.pending[seq]
 	delete(s.pending, seq)
-	s.mu.Unlock()
+	return mine
 }
 
 // Respond answers the request with sequence number seq. It never blocks:

@@ -237,15 +237,8 @@ func (u *Uplink) current() *Session {
 // the core's call deadline; the upstream's message id comes back to the
 // core, which keeps it for matching the receipt.
 func (u *Uplink) DeliverToPeer(ctx context.Context, index uint64, raw *[pms.RecordSize]byte) (string, core.Status, error) {
-	r, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
-	if err != nil {
-		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
-		return "", coresock.StatusPermanentFailure, nil
-	}
-	if r.StatusReport {
-		// A status report on an SM from the upstream would travel as a
-		// submit_sm with a receipt's esm_class, which SMSCs refuse; mo()
-		// asks for none, so this is a record from elsewhere.
+	sm := u.submitFor(index, raw)
+	if sm == nil {
 		return "", coresock.StatusPermanentFailure, nil
 	}
 	for {
@@ -280,17 +273,12 @@ func (u *Uplink) TryDeliverToPeer(index uint64, raw *[pms.RecordSize]byte, done 
 	if sess == nil || paused {
 		return false
 	}
-	r, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
-	if err != nil {
-		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
+	sm := u.submitFor(index, raw)
+	if sm == nil {
 		done("", coresock.StatusPermanentFailure, nil)
 		return true
 	}
-	if r.StatusReport {
-		done("", coresock.StatusPermanentFailure, nil) // as in DeliverToPeer
-		return true
-	}
-	err = sess.TryGo(sm, func(resp pdu.PDU, err error) {
+	err := sess.TryGo(sm, func(resp pdu.PDU, err error) {
 		if err != nil {
 			u.m.delivered("no_response")
 			done("", 0, err)
@@ -304,6 +292,23 @@ func (u *Uplink) TryDeliverToPeer(index uint64, raw *[pms.RecordSize]byte, done 
 		done(id, cst, nil)
 	})
 	return err == nil
+}
+
+// submitFor makes the submit_sm for a stored SM, or returns nil for one
+// that cannot go upstream (a permanent failure).
+func (u *Uplink) submitFor(index uint64, raw *[pms.RecordSize]byte) *pdu.SM {
+	r, sm, err := storedSM(pdu.SubmitSM, raw, u.cfg.Text)
+	if err != nil {
+		u.log.Warn("stored SM cannot be put into a submit_sm", "index", index, "error", err)
+		return nil
+	}
+	if r.StatusReport {
+		// A status report on an SM from the upstream would travel as a
+		// submit_sm with a receipt's esm_class, which SMSCs refuse; mo()
+		// asks for none, so this is a record from elsewhere.
+		return nil
+	}
+	return sm
 }
 
 // result reads the upstream's answer to a submit_sm: the message id and

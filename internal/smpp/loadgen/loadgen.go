@@ -214,6 +214,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 		}()
 	}
+	countErr := func(name string) {
+		mu.Lock()
+		errs[name]++
+		mu.Unlock()
+	}
 	start := time.Now()
 	// One producer per session keeps its window full with Go calls; the
 	// answers are counted by callbacks on the session's reader. (A
@@ -264,13 +269,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					defer inflight.Done()
 					switch {
 					case err != nil:
-						mu.Lock()
-						errs[errName(err)]++
-						mu.Unlock()
+						countErr(errName(err))
 					case resp.Header.Status != pdu.StatusOK:
-						mu.Lock()
-						errs[resp.Header.Status.String()]++
-						mu.Unlock()
+						countErr(resp.Header.Status.String())
 					default:
 						okN.Add(1)
 						d := time.Since(t0)
@@ -281,20 +282,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				})
 				if err != nil {
 					inflight.Done()
-					if runCtx.Err() != nil {
-						// The run ended while waiting for a slot:
-						// nothing was sent.
-						seq.Add(-1)
+					if runCtx.Err() != nil || errors.Is(err, smpp.ErrClosed) {
+						// Nothing was sent: the run ended while waiting
+						// for a slot, or the session closed (the calls
+						// in flight are counted by their callbacks).
 						return
 					}
-					if errors.Is(err, smpp.ErrClosed) {
-						// Not sent either; the calls in flight are
-						// counted by their callbacks.
-						return
-					}
-					mu.Lock()
-					errs[errName(err)]++
-					mu.Unlock()
+					countErr(errName(err))
 				}
 			}
 		}()
