@@ -3,6 +3,8 @@ package cpt
 import (
 	"bytes"
 	"testing"
+
+	"switchboard/internal/chat"
 )
 
 var (
@@ -92,7 +94,7 @@ func TestAllocs(t *testing.T) {
 		{"AppendSync", func() { buf = AppendSync(buf[:0], "group1", 1700000000) }},
 		{"ReadLine", func() { r.ReadLine() }},
 		{"Reason", func() { Reason(ErrLineTooLong) }},
-		{"IsReserved", func() { IsReserved([]byte("System")) }},
+		{"IsReserved", func() { chat.IsReserved([]byte("System")) }},
 	}
 	for _, c := range cases {
 		if n := testing.AllocsPerRun(200, c.f); n != 0 {

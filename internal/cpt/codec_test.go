@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"switchboard/internal/chat"
 )
 
 // b is a shorthand for the byte slices of the tables.
@@ -248,7 +250,7 @@ func TestValidText(t *testing.T) {
 
 func TestIsReserved(t *testing.T) {
 	for name, want := range map[string]bool{"system": true, "SYSTEM": true, "System": true, "systems": false, "sys": false, "": false} {
-		if got := IsReserved(b(name)); got != want {
+		if got := chat.IsReserved(b(name)); got != want {
 			t.Errorf("IsReserved(%q) = %v", name, got)
 		}
 	}

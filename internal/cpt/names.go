@@ -89,6 +89,3 @@ func ValidText(b []byte) error {
 	return nil
 }
 
-// IsReserved reports whether name is the reserved sender "system", in any
-// case, so that no account can impersonate server announcements.
-func IsReserved(name []byte) bool { return chat.IsReserved(name) }

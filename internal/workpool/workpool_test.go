@@ -10,9 +10,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestReuseAndClose runs jobs one after another (a kept worker takes
-// them) and many at once (new workers start), then checks that Close
-// waits for a running job and refuses later ones.
+// TestReuseAndClose runs jobs one after another and many at once, then
+// checks that Close waits for the jobs running and refuses later ones.
 func TestReuseAndClose(t *testing.T) {
 	p := New()
 	var ran atomic.Int64
@@ -23,12 +22,15 @@ func TestReuseAndClose(t *testing.T) {
 		}
 		<-done
 	}
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	release := make(chan struct{})
 	for range 50 {
 		wg.Add(1)
-		p.Go(func() { defer wg.Done(); <-release; ran.Add(1) })
+		started.Add(1)
+		p.Go(func() { defer wg.Done(); started.Done(); <-release; ran.Add(1) })
 	}
+	// All 50 are running (blocked on release) before Close is called.
+	started.Wait()
 	closed := make(chan struct{})
 	go func() { p.Close(); close(closed) }()
 	select {
