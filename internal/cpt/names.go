@@ -88,4 +88,3 @@ func ValidText(b []byte) error {
 	}
 	return nil
 }
-
