@@ -28,19 +28,19 @@ func TestTimelineOrderAndAfter(t *testing.T) {
 	if tl.n != 5 {
 		t.Fatalf("%d entries, want 5 (a repeat is not added)", tl.n)
 	}
-	for i, e := range tl.from(0, nil) {
+	for i, e := range tl.spanFrom(0).appendTo(nil) {
 		if e.id != uint64(i+1) {
 			t.Fatalf("entry %d is %d: not in order", i, e.id)
 		}
 	}
 	// Strictly after.
-	if got := tl.after(3000, nil); len(got) != 2 || got[0].id != 4 {
+	if got := tl.snapshot(3000).appendTo(nil); len(got) != 2 || got[0].id != 4 {
 		t.Fatalf("after 3000: %v", got)
 	}
-	if got := tl.after(2999, nil); len(got) != 3 {
+	if got := tl.snapshot(2999).appendTo(nil); len(got) != 3 {
 		t.Fatalf("after 2999: %v", got)
 	}
-	if got := tl.after(5000, nil); len(got) != 0 {
+	if got := tl.snapshot(5000).appendTo(nil); len(got) != 0 {
 		t.Fatalf("after the last: %v", got)
 	}
 }
@@ -224,14 +224,14 @@ func TestTimelineChunks(t *testing.T) {
 	if tl.n != n {
 		t.Fatalf("%d entries, want %d", tl.n, n)
 	}
-	all := tl.from(0, nil)
+	all := tl.spanFrom(0).appendTo(nil)
 	for i, e := range all {
 		if e.id != uint64(i+1) {
 			t.Fatalf("entry %d is %d", i, e.id)
 		}
 	}
 	for _, ns := range []int64{0, timelineChunk - 1, timelineChunk, 2*timelineChunk + 3, n - 1, n} {
-		got := tl.after(ns, nil)
+		got := tl.snapshot(ns).appendTo(nil)
 		if len(got) != n-int(ns) || (len(got) > 0 && got[0].id != uint64(ns+1)) {
 			t.Fatalf("after %d: %d entries starting %v", ns, len(got), got[:min(1, len(got))])
 		}
@@ -262,7 +262,7 @@ func TestTimelineSnapshotUnchanged(t *testing.T) {
 			t.Fatalf("entry %d of the snapshot changed: %v, was %v", i, got[i], want[i])
 		}
 	}
-	if all := tl.after(0, nil); len(all) <= len(want) {
+	if all := tl.snapshot(0).appendTo(nil); len(all) <= len(want) {
 		t.Fatalf("timeline has %d entries", len(all))
 	}
 }

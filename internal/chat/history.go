@@ -46,8 +46,13 @@ func (t *timeline) at(i int) *entry { return &t.e[i/timelineChunk][i%timelineChu
 // push appends x.
 func (t *timeline) push(x entry) {
 	if t.n%timelineChunk == 0 {
-		// The first chunk starts small: most timelines are short.
-		t.e = append(t.e, make([]entry, 0, min(timelineChunk, max(16, t.n))))
+		// The first chunk starts small (append grows it): most
+		// timelines are short.
+		size := timelineChunk
+		if t.n == 0 {
+			size = 16
+		}
+		t.e = append(t.e, make([]entry, 0, size))
 	}
 	last := &t.e[len(t.e)-1]
 	*last = append(*last, x)
@@ -83,12 +88,6 @@ func (t *timeline) add(x entry) {
 	*t.at(i) = x
 }
 
-// after returns the entries stored strictly after ns (a copy, so the
-// caller may read records without holding the lock).
-func (t *timeline) after(ns int64, dst []entry) []entry {
-	return t.snapshot(ns).appendTo(dst)
-}
-
 // span is a snapshot of a timeline's entries from one on: its chunks as
 // they were, which later adds do not change (see timeline.e), so it can
 // be copied out after the lock is released.
@@ -101,8 +100,12 @@ type span struct {
 // it costs a binary search and a copy of the chunk headers, whatever the
 // number of entries.
 func (t *timeline) snapshot(ns int64) span {
-	i := sort.Search(t.n, func(i int) bool { return t.at(i).ns > ns })
-	if i == t.n {
+	return t.spanFrom(sort.Search(t.n, func(i int) bool { return t.at(i).ns > ns }))
+}
+
+// spanFrom is the snapshot of entries i and later.
+func (t *timeline) spanFrom(i int) span {
+	if i >= t.n {
 		return span{}
 	}
 	return span{skip: i % timelineChunk, chunks: slices.Clone(t.e[i/timelineChunk:])}
@@ -115,14 +118,6 @@ func (sp span) appendTo(dst []entry) []entry {
 			c = c[sp.skip:]
 		}
 		dst = append(dst, c...)
-	}
-	return dst
-}
-
-// from appends entries i and later to dst.
-func (t *timeline) from(i int, dst []entry) []entry {
-	for ; i < t.n; i = (i/timelineChunk + 1) * timelineChunk {
-		dst = append(dst, t.e[i/timelineChunk][i%timelineChunk:]...)
 	}
 	return dst
 }
@@ -334,8 +329,9 @@ func (h *history) fillTails(load func(entry) (*Message, error)) int {
 			break
 		}
 		h.mu.RLock()
-		e := x.t.from(max(0, x.t.n-min(tailLen, h.cacheMax-loaded)), nil)
+		sp := x.t.spanFrom(max(0, x.t.n-min(tailLen, h.cacheMax-loaded)))
 		h.mu.RUnlock()
+		e := sp.appendTo(nil)
 		msgs := make([]*Message, 0, len(e))
 		for _, en := range e {
 			if m, err := load(en); err == nil {
