@@ -31,7 +31,7 @@ func startServer(t *testing.T) *server.Server {
 	c.SMPP.Listen, c.CPT.Listen, c.UDPChat.Listen, c.Voice.Listen = "", "", "", ""
 	c.Pager.Sender = sender
 	c.Pager.Retransmit.Duration = 20 * time.Millisecond
-	servertest.AddLocalNumber(t, c, sender)
+	servertest.AddLocalNumber(t, c, sender, true)
 	s, _ := servertest.Start(t, c)
 	return s
 }

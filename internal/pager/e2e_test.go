@@ -72,7 +72,7 @@ func startPagerWorldWith(t testing.TB, sink bool) *pagerWorld {
 		level = "info"
 		c.Pager.MaxInFlight = 256
 	}
-	servertest.AddLocalNumber(t, c, senderNumber)
+	servertest.AddLocalNumber(t, c, senderNumber, true)
 	w := &pagerWorld{cfg: c, smsc: smsc, logs: &syncBuffer{}}
 	w.srv, w.stop = servertest.StartLogged(t, c, w.logs, level)
 	bctx, bcancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -38,9 +38,10 @@ func Config(t testing.TB) *config.Config {
 	return c
 }
 
-// AddLocalNumber provisions a locally owned, SMS-provisioned number (E.164
-// digits) in c's data directory before the server starts.
-func AddLocalNumber(t testing.TB, c *config.Config, e164 string) {
+// AddLocalNumber provisions a locally owned number (E.164 digits), with the
+// SMS-provisioned flag as given, in c's data directory before the server
+// starts.
+func AddLocalNumber(t testing.TB, c *config.Config, e164 string, smsProvisioned bool) {
 	t.Helper()
 	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
 	if err != nil {
@@ -51,7 +52,7 @@ func AddLocalNumber(t testing.TB, c *config.Config, e164 string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddNumber(n, numbering.Local, true); err != nil {
+	if err := db.AddNumber(n, numbering.Local, smsProvisioned); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"switchboard/internal/accounts"
 	"switchboard/internal/config"
 	"switchboard/internal/interop"
-	"switchboard/internal/numbering"
+	"switchboard/internal/servertest"
 	"switchboard/internal/smpp/pdu"
 )
 
@@ -91,15 +91,7 @@ func TestChatUserSMSRoundTrip(t *testing.T) {
 	w := startWorld(t, func(c *config.Config) {
 		withAccount(t, "alice", numLocal)(c)
 		// carol owns a local number without the SMS-provisioned flag.
-		db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, _ := numbering.ParseNumberArg("+" + numUnprov)
-		if err := db.AddNumber(n, numbering.Local, false); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		servertest.AddLocalNumber(t, c, numUnprov, false)
 		withAccount(t, "carol", numUnprov)(c)
 	})
 	pa := dialESME(t, w.addr)

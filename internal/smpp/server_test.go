@@ -67,15 +67,9 @@ func newWorld(t *testing.T, dataDir string, tweak func(*config.Config)) *world {
 		c.DataDir = dataDir
 		return runWorld(t, c)
 	}
+	servertest.AddLocalNumber(t, c, numLocal, true)
 	db, err := numbering.Open(filepath.Join(c.DataDir, numbering.FileName))
 	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := numbering.ParseNumberArg("+" + numLocal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.AddNumber(n, numbering.Local, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []struct{ name, pool string }{{"pa", "1760555"}, {"pb", "1858555"}} {
