@@ -20,6 +20,18 @@ type Caller interface {
 	Call(ctx context.Context, number string) error
 }
 
+// CallLimiter is a Caller that bounds its own calls (sipcall's Dialer:
+// ring, announcement and hang-up). The pager's backstop, CallTimeout, is
+// then made longer than that bound, so that the Caller's own outcome (no
+// answer, say) is what ends a call, not the backstop's cancel.
+type CallLimiter interface {
+	CallLimit() time.Duration
+}
+
+// callMargin is how much longer than a CallLimiter's bound the backstop
+// waits.
+const callMargin = time.Second
+
 // Notifier sends the "table ready" SMS. The server package implements it
 // over the core as an ephemeral SM; number is E.164 digits.
 type Notifier interface {
@@ -50,9 +62,9 @@ type Config struct {
 	// Greeting is the SMS text when a packet's greeting is empty.
 	Greeting string
 	// CallTimeout bounds one phone call, ringing included. It is a
-	// backstop against a Caller that never returns: it should be longer
-	// than the Caller's own bounds, which are what ought to end a call
-	// (sipcall's CallLimit).
+	// backstop against a Caller that never returns: the Caller's own
+	// bounds are what ought to end a call, so for a CallLimiter it is
+	// raised above CallLimit.
 	CallTimeout time.Duration
 	// CallsOffReason is the NACK reason when Caller is nil.
 	CallsOffReason string
@@ -190,6 +202,9 @@ type request struct {
 // with cfg.CallsOffReason.
 func New(cfg Config, sms Notifier, caller Caller) (*Server, error) {
 	cfg.setDefaults()
+	if l, ok := caller.(CallLimiter); ok {
+		cfg.CallTimeout = max(cfg.CallTimeout, l.CallLimit()+callMargin)
+	}
 	keys, err := NewKeys(cfg.Secret)
 	if err != nil {
 		return nil, err

@@ -123,17 +123,13 @@ func (s *Server) startPager() (*pagerService, error) {
 	}
 	var caller pager.Caller
 	var dialer *sipcall.Dialer
-	callTimeout := pc.CallTimeout.Duration
 	if pc.CallsEnabled() {
+		// call_timeout is the dialer's ring timeout; the pager's own
+		// backstop follows from the dialer's CallLimit (pager.New).
 		if dialer, err = s.newSIPDialer(pc, log); err != nil {
 			return nil, fmt.Errorf("pager.sip_proxy: %w", err)
 		}
 		caller = dialer
-		// call_timeout is the dialer's ring timeout. The pager's own
-		// deadline must not come first, or an unanswered call would be
-		// reported cancelled instead of not answered, and a call
-		// answered late would be cut during its announcement.
-		callTimeout = dialer.CallLimit()
 	}
 	var notifier pager.Notifier
 	if pc.Sender != "" {
@@ -151,7 +147,6 @@ func (s *Server) startPager() (*pagerService, error) {
 		MaxNonces:     pc.MaxNonces,
 		MaxInFlight:   pc.MaxInFlight,
 		Greeting:      pc.Greeting,
-		CallTimeout:   callTimeout,
 		Logger:        log,
 		Metrics:       pager.NewMetrics(s.reg),
 	}, notifier, caller)
