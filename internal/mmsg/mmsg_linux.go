@@ -9,20 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mmsghdr is struct mmsghdr: a msghdr and the length the kernel reports
-// for it, padded to pointer alignment.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
-}
-
 // Reader receives up to n packets per system call.
 type Reader struct {
 	rc    syscall.RawConn
 	bufs  [][]byte
 	iov   []unix.Iovec
-	hdrs  []mmsghdr
+	hdrs  []unix.Mmsghdr
 	names []unix.RawSockaddrInet6 // nil unless sources were asked for
 	fn    func(fd uintptr) bool
 	n     int
@@ -38,7 +30,7 @@ func NewReader(c syscall.Conn, n, size int, sources bool) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{rc: rc, bufs: make([][]byte, n), iov: make([]unix.Iovec, n), hdrs: make([]mmsghdr, n)}
+	r := &Reader{rc: rc, bufs: make([][]byte, n), iov: make([]unix.Iovec, n), hdrs: make([]unix.Mmsghdr, n)}
 	if sources {
 		r.names = make([]unix.RawSockaddrInet6, n)
 	}
@@ -48,10 +40,10 @@ func NewReader(c syscall.Conn, n, size int, sources bool) (*Reader, error) {
 		r.bufs[i] = backing[i*size : (i+1)*size : (i+1)*size]
 		r.iov[i].Base = &r.bufs[i][0]
 		r.iov[i].SetLen(size)
-		r.hdrs[i].hdr.Iov = &r.iov[i]
-		r.hdrs[i].hdr.SetIovlen(1)
+		r.hdrs[i].Hdr.Iov = &r.iov[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
 		if sources {
-			r.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+			r.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 		}
 	}
 	r.fn = r.recv
@@ -63,7 +55,7 @@ func NewReader(c syscall.Conn, n, size int, sources bool) (*Reader, error) {
 func (r *Reader) Read() (int, error) {
 	r.n, r.serr = 0, nil
 	for i := range r.names {
-		r.hdrs[i].hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+		r.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
 	}
 	if err := r.rc.Read(r.fn); err != nil {
 		return 0, err
@@ -76,11 +68,14 @@ func (r *Reader) recv(fd uintptr) bool {
 	// poller's remembered readiness before calling this, so skipping the
 	// syscall on a guess that the queue is empty could miss a packet that
 	// arrived meanwhile and sleep forever.
-	r1, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
-		uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-	for e == unix.EINTR {
+	var r1 uintptr
+	var e unix.Errno
+	for {
 		r1, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])),
 			uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		if e != unix.EINTR {
+			break
+		}
 	}
 	if e == unix.EAGAIN {
 		return false // wait in the poller until readable
@@ -95,7 +90,7 @@ func (r *Reader) recv(fd uintptr) bool {
 
 // Packet is packet i of the last Read. It aliases the reader's buffer,
 // which the next Read overwrites.
-func (r *Reader) Packet(i int) []byte { return r.bufs[i][:r.hdrs[i].len] }
+func (r *Reader) Packet(i int) []byte { return r.bufs[i][:r.hdrs[i].Len] }
 
 // Source is the sender of packet i of the last Read (the zero AddrPort
 // without sources, or for a family other than IPv4 and IPv6).
@@ -121,7 +116,7 @@ func (r *Reader) Source(i int) netip.AddrPort {
 type Writer struct {
 	rc         syscall.RawConn
 	iov        []unix.Iovec
-	hdrs       []mmsghdr
+	hdrs       []unix.Mmsghdr
 	fn         func(fd uintptr) bool
 	sent, want int
 	serr       error
@@ -133,10 +128,10 @@ func NewWriter(c syscall.Conn, n int) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{rc: rc, iov: make([]unix.Iovec, n), hdrs: make([]mmsghdr, n)}
+	w := &Writer{rc: rc, iov: make([]unix.Iovec, n), hdrs: make([]unix.Mmsghdr, n)}
 	for i := range n {
-		w.hdrs[i].hdr.Iov = &w.iov[i]
-		w.hdrs[i].hdr.SetIovlen(1)
+		w.hdrs[i].Hdr.Iov = &w.iov[i]
+		w.hdrs[i].Hdr.SetIovlen(1)
 	}
 	w.fn = w.send
 	return w, nil
