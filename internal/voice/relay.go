@@ -50,11 +50,6 @@ const (
 	ackBurst = 5
 )
 
-// allowAck takes one ACK from m's budget.
-func (m *member) allowAck(nowNano int64) bool {
-	return m.ack.Take(time.Unix(0, nowNano), ackRate, ackBurst)
-}
-
 // memberSet is an immutable membership, replaced whole on every change
 // (copy on write), so that the relay reads it without a lock.
 type memberSet struct {
@@ -314,7 +309,7 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 		sender.lastSeen.Store(nowNano)
 		if p.System {
 			if p.Ack != 0 {
-				if !sender.allowAck(nowNano) {
+				if !sender.ack.Take(now, ackRate, ackBurst) {
 					r.cnt.dropped[dropAckRate]++
 					continue
 				}
