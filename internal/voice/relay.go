@@ -179,10 +179,9 @@ type relay struct {
 	ch *channel
 	in []ipv4.Message
 	// The forwards queued in this batch, in the order they were queued:
-	// bufs[i] goes to to[i], which is the member at position dst[i] of the
-	// batch's member set.
+	// bufs[i] goes to the member at position dst[i] of the batch's member
+	// set, whose address is daddr[dst[i]].
 	bufs [][]byte
-	to   []*net.UDPAddr
 	dst  []int32
 	ack  []byte // signed ACKs of this batch, PacketSize each
 	cnt  relayCounts
@@ -190,9 +189,10 @@ type relay struct {
 	// up to gsoMaxSegments datagrams; it starts as ch.gso and is turned
 	// off for good when the kernel refuses a GSO send.
 	gso bool
-	// ndst is the size of the batch's member set, and daddr its members'
-	// addresses as queued: the destinations dst indexes.
-	ndst  int
+	// daddr holds the addresses of the batch's member set as queued, by
+	// position: the destinations dst indexes. A member's address only
+	// goes from unbound to bound, on this goroutine, and nothing is queued
+	// to it before, so each position has one address in a batch.
 	daddr []*net.UDPAddr
 	// msgs are the messages of one flush; ends and sorted are the
 	// counting sort that groups bufs by destination for GSO.
@@ -246,13 +246,12 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 	cfg := &r.ch.hub.cfg
 	set := r.ch.members.Load()
 	nowNano := now.UnixNano()
-	r.bufs, r.to, r.dst = r.bufs[:0], r.to[:0], r.dst[:0]
+	r.bufs, r.dst = r.bufs[:0], r.dst[:0]
 	r.ack = r.ack[:0]
-	r.ndst = len(set.list)
-	if cap(r.daddr) < r.ndst {
-		r.daddr = make([]*net.UDPAddr, r.ndst)
+	if cap(r.daddr) < len(set.list) {
+		r.daddr = make([]*net.UDPAddr, len(set.list))
 	}
-	r.daddr = r.daddr[:r.ndst]
+	r.daddr = r.daddr[:len(set.list)]
 	r.cnt.received += uint64(len(in))
 	for i := range in {
 		m := &in[i]
@@ -337,7 +336,6 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 // member set, whose address is to.
 func (r *relay) queue(b []byte, to *net.UDPAddr, d int32) {
 	r.bufs = append(r.bufs, b)
-	r.to = append(r.to, to)
 	r.dst = append(r.dst, d)
 	r.daddr[d] = to
 }
@@ -369,11 +367,11 @@ func (r *relay) flush() {
 	} else {
 		r.msgs = r.msgs[:0]
 		for i := range r.bufs {
-			r.msgs = append(r.msgs, ipv4.Message{Buffers: r.bufs[i : i+1 : i+1], Addr: r.to[i]})
+			r.msgs = append(r.msgs, ipv4.Message{Buffers: r.bufs[i : i+1 : i+1], Addr: r.daddr[r.dst[i]]})
 		}
 		r.send(r.msgs)
 	}
-	r.bufs, r.to, r.dst = r.bufs[:0], r.to[:0], r.dst[:0]
+	r.bufs, r.dst = r.bufs[:0], r.dst[:0]
 }
 
 // coalesce groups the queued datagrams by destination into GSO messages.
@@ -381,7 +379,7 @@ func (r *relay) flush() {
 // so that each destination gets its datagrams in the order they were
 // queued, which is the order they arrived in.
 func (r *relay) coalesce() []ipv4.Message {
-	nd := r.ndst
+	nd := len(r.daddr)
 	if cap(r.ends) < nd {
 		r.ends = make([]int32, nd)
 	}
