@@ -766,12 +766,7 @@ func (c *Core) goRun(f func()) {
 func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
 	c.m.submits.Inc()
 	idx, dup, err := c.submit(ctx, rec, imsiAddressed)
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			c.m.rejected.Inc(statusLabel(e.Status))
-		}
-	}
+	c.m.rejection(err)
 	return idx, dup, err
 }
 
@@ -782,20 +777,16 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 // belongs to the core until done is called.
 func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index uint64, dup bool, err error)) {
 	c.m.submits.Inc()
-	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
-		c.m.rejected.Inc(statusLabel(rerr.Status))
-		done(0, false, rerr)
-		return
-	}
-	a := &asyncStore{rec: rec, raw: new([pms.RecordSize]byte), owned: true}
-	a.appended = a.appendedTo
-	a.done = func(index uint64, dup bool, err error) {
-		var e *Error
-		if errors.As(err, &e) {
-			c.m.rejected.Inc(statusLabel(e.Status))
-		}
+	counted := func(index uint64, dup bool, err error) {
+		c.m.rejection(err)
 		done(index, dup, err)
 	}
+	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
+		counted(0, false, rerr)
+		return
+	}
+	a := &asyncStore{rec: rec, raw: new([pms.RecordSize]byte), owned: true, done: counted}
+	a.appended = a.appendedTo
 	c.store1Async(a)
 }
 

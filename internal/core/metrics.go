@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 
@@ -72,6 +73,15 @@ func (m *Metrics) acceptedFor(cl pms.Class) prometheus.Counter {
 	ctr := m.accepted.WithLabelValues(cl.String())
 	m.acceptedBy[cl].Store(&ctr)
 	return ctr
+}
+
+// rejection counts err, if it is one of the core's rejections (nil and
+// other errors count nothing).
+func (m *Metrics) rejection(err error) {
+	var e *Error
+	if errors.As(err, &e) {
+		m.rejected.Inc(statusLabel(e.Status))
+	}
 }
 
 // statusLabel is the metric label of a rejection: the status name in

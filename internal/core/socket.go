@@ -148,10 +148,7 @@ func (k *conn) submit(h coresock.Header, m *coresock.Submit) {
 // the outcome.
 func (j *submitJob) finish(idx uint64, dup bool, err error) {
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			j.k.c.m.rejected.Inc(statusLabel(e.Status))
-		}
+		j.k.c.m.rejection(err)
 		j.reply(statusOf(err))
 		return
 	}
