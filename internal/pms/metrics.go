@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_pms_state_updates_total", Help: "In-place state updates of active records.",
 		}),
 		syncs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "switchboard_pms_syncs_total", Help: "fdatasync calls (one per group commit).",
+			Name: "switchboard_pms_syncs_total", Help: "Flushes to disk (fdatasync, or a write with RWF_DSYNC), one per group commit.",
 		}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_pms_write_errors_total", Help: "Failed writes or syncs; the store stops accepting writes after one.",
@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 13),
 		}),
 		syncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "switchboard_pms_sync_seconds", Help: "Duration of fdatasync.",
+			Name: "switchboard_pms_sync_seconds", Help: "Duration of a flush to disk (fdatasync, or a write with RWF_DSYNC including the write).",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 14),
 		}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
