@@ -181,11 +181,14 @@ type Core struct {
 
 	restore restoreState // owned by the goroutine calling Restore and Start
 
-	mu        sync.Mutex
-	closing   bool
-	sms       map[uint64]*sm
-	dedup     map[dedupKey]uint64
-	pending   map[dedupKey]*pendingSubmit
+	mu      sync.Mutex
+	closing bool
+	sms     smTable
+	// dedup is the duplicate index (§2.4.5): for each key, the active SM
+	// listed under it or the submission storing it right now. One map for
+	// both, so that an SM's entry made when it is reserved is overwritten
+	// in place once it is stored, instead of moving between two maps.
+	dedup     map[dedupKey]dedupEntry
 	peers     map[string]*peerQueue
 	imsiOrder fifo[string]
 	imsiWait  map[string][]*sm
@@ -229,6 +232,14 @@ type pendingSubmit struct {
 	waiters  []func(index uint64, err error)
 }
 
+// dedupEntry is the duplicate index's value for a key: the active SM with
+// that index, or, while p is set, the submission storing it (p's index is
+// not known yet).
+type dedupEntry struct {
+	index uint64
+	p     *pendingSubmit
+}
+
 // Options are what a Core needs besides its Config.
 type Options struct {
 	Logger  *slog.Logger
@@ -270,9 +281,8 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		kick:        make(chan struct{}, 1),
 		work:        workpool.New(),
 		stop:        make(chan struct{}),
-		sms:         map[uint64]*sm{},
-		dedup:       map[dedupKey]uint64{},
-		pending:     map[dedupKey]*pendingSubmit{},
+		sms:         newSMTable(),
+		dedup:       map[dedupKey]dedupEntry{},
 		peers:       map[string]*peerQueue{},
 		imsiWait:    map[string][]*sm{},
 		imsiCache:   map[string]imsiEntry{},
@@ -298,9 +308,8 @@ func (c *Core) Reserve(n int) {
 	n = min(n, 1<<22)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.sms) == 0 {
-		c.sms = make(map[uint64]*sm, n)
-		c.dedup = make(map[dedupKey]uint64, n)
+	if c.sms.len() == 0 {
+		c.dedup = make(map[dedupKey]dedupEntry, n)
 	}
 }
 
@@ -413,7 +422,7 @@ func (c *Core) insertRestored(ch <-chan []*sm, done chan<- struct{}) {
 			c.supersedeLocked(s)
 			if s.lost {
 				c.aliasLocked(s)
-				c.sms[s.index] = s
+				c.sms.put(s)
 				s.loc = locRetry
 				if !s.expiry.IsZero() {
 					c.expiries.add(s)
@@ -556,11 +565,11 @@ func (c *Core) insertLocked(s *sm) {
 // insertAtLocked is insertLocked with the clock read by the caller and the
 // active gauge left to it, for inserting many at once.
 func (c *Core) insertAtLocked(s *sm, now time.Time) {
-	c.sms[s.index] = s
+	c.sms.put(s)
 	// A replacement is not a submission: an identical submit_sm later is
 	// a new SM, not a resend of it.
 	if !s.statusReport && s.eph == nil && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow {
-		c.dedup[s.key] = s.index
+		c.dedup[s.key] = dedupEntry{index: s.index}
 	}
 	c.aliasLocked(s)
 	if !s.expiry.IsZero() {
@@ -687,8 +696,8 @@ func (c *Core) heldRecordLocked(s *sm) *[pms.RecordSize]byte {
 // owns it and discharges it.
 func (c *Core) detachLocked(s *sm) {
 	c.dropRawLocked(s)
-	delete(c.sms, s.index)
-	if idx, ok := c.dedup[s.key]; ok && idx == s.index {
+	c.sms.del(s.index)
+	if e, ok := c.dedup[s.key]; ok && e.p == nil && e.index == s.index {
 		delete(c.dedup, s.key)
 	}
 	if s.loc == locIMSIWait {
@@ -857,7 +866,7 @@ type reservation struct {
 	dup   bool
 	index uint64
 	other *pendingSubmit
-	// p is this SM's own entry in pending, for those racing it.
+	// p is this SM's own pending entry in dedup, for those racing it.
 	p *pendingSubmit
 }
 
@@ -887,21 +896,22 @@ func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 	if c.closing {
 		return rv, reject(coresock.StatusShuttingDown, "")
 	}
-	if idx, ok := c.dedup[rv.key]; ok {
-		if s := c.sms[idx]; s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
-			rv.dup, rv.index = true, idx
+	if e, ok := c.dedup[rv.key]; ok {
+		if e.p != nil {
+			// The same SM is being stored right now by another submitter:
+			// it gets that one's outcome.
+			rv.dup, rv.other = true, e.p
 			return rv, nil
 		}
-		delete(c.dedup, rv.key)
-	}
-	if other := c.pending[rv.key]; other != nil {
-		// The same SM is being stored right now by another submitter:
-		// it gets that one's outcome.
-		rv.dup, rv.other = true, other
-		return rv, nil
+		if s := c.sms.get(e.index); s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+			rv.dup, rv.index = true, e.index
+			return rv, nil
+		}
+		// Out of the window: this one is new, and its entry replaces
+		// the old SM's.
 	}
 	rv.p = &pendingSubmit{}
-	c.pending[rv.key] = rv.p
+	c.dedup[rv.key] = dedupEntry{p: rv.p}
 	return rv, nil
 }
 
@@ -1084,8 +1094,8 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 	wake := false
 	var waiters []func(uint64, error)
 	c.mu.Lock()
-	if p := rv.p; p != nil {
-		delete(c.pending, rv.key)
+	p := rv.p
+	if p != nil {
 		p.index, p.err, p.resolved = rec.Index, err, true
 		waiters, p.waiters = p.waiters, nil
 		if p.done != nil {
@@ -1103,6 +1113,14 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
 		wake = c.wakeLocked(s)
+	}
+	if p != nil {
+		// Listing the SM has overwritten its pending entry with its index;
+		// one that failed, or is not listed (stored as delivered), leaves
+		// none.
+		if e, ok := c.dedup[rv.key]; ok && e.p == p {
+			delete(c.dedup, rv.key)
+		}
 	}
 	c.mu.Unlock()
 	for _, w := range waiters {
@@ -1136,7 +1154,7 @@ func (c *Core) findLocked(sel Selector) (*sm, *Error) {
 		if cur, ok := c.alias[sel.Index]; ok {
 			sel.Index = cur
 		}
-		if s := c.sms[sel.Index]; s != nil {
+		if s := c.sms.get(sel.Index); s != nil {
 			return s, nil
 		}
 		if c.store != nil && sel.Index < c.store.Stats().Next {
@@ -1148,11 +1166,11 @@ func (c *Core) findLocked(sel Selector) (*sm, *Error) {
 	// of the active SMs costs less than keeping an index of every one. The
 	// oldest match is the one meant.
 	var found *sm
-	for _, s := range c.sms {
+	c.sms.each(func(s *sm) {
 		if s.mr == sel.MR && s.src == sel.OA && s.dst == sel.DA && (found == nil || s.index < found.index) {
 			found = s
 		}
-	}
+	})
 	if found == nil {
 		return nil, reject(coresock.StatusNotFound, "")
 	}

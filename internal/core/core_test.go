@@ -797,7 +797,7 @@ func waitReceiptWait(t *testing.T, h *harness, idx uint64) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		h.core.mu.Lock()
-		s := h.core.sms[idx]
+		s := h.core.sms.get(idx)
 		waiting := s != nil && s.loc == locReceiptWait
 		h.core.mu.Unlock()
 		if waiting && h.record(idx).State.PeerMsgID != "" {

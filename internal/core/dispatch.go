@@ -182,7 +182,7 @@ func (c *Core) takeDischarge(reg *Registration, index uint64, disp pms.Dispositi
 	// The handler's word is taken for an SM it holds, one whose transfer
 	// answer the core has not processed yet, and one it took although the
 	// core gave up waiting for its answer (then it is back in the queue).
-	s := c.sms[index]
+	s := c.sms.get(index)
 	if s == nil || (s.loc != locGSMCustody && s.loc != locGSMTransfer && s.loc != locGSMQueue) {
 		return nil, reject(coresock.StatusNotFound, "not in the handler's custody")
 	}
@@ -499,7 +499,7 @@ func (c *Core) imsiResolved(msisdn, imsi string, sms []*sm) {
 			c.log.Warn("IMSI not recorded", "index", s.index, "error", err)
 		}
 		c.mu.Lock()
-		if s.loc == locBusy && c.sms[s.index] == s && c.backLocked(s) {
+		if s.loc == locBusy && c.sms.get(s.index) == s && c.backLocked(s) {
 			s.loc = locGSMQueue
 			c.gsmQ.push(s)
 		}

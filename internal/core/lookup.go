@@ -46,7 +46,7 @@ func (c *Core) Lookup(ctx context.Context, index uint64) (SMInfo, error) {
 		if cur, ok := c.alias[idx]; ok {
 			idx = cur
 		}
-		if s := c.sms[idx]; s != nil {
+		if s := c.sms.get(idx); s != nil {
 			info := SMInfo{
 				Index: s.root, Current: s.index, Active: true, Entry: s.entry, Expiry: s.expiry,
 				SrcClass: s.srcClass, SrcPeer: s.srcPeer, Src: s.src, Dst: s.dst, DCS: s.dcs, ESM: s.esm,

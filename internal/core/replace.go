@@ -83,7 +83,7 @@ func (c *Core) Replace(ctx context.Context, index uint64, change ReplaceChange) 
 	}
 
 	c.mu.Lock()
-	if c.sms[s.index] != s {
+	if c.sms.get(s.index) != s {
 		// Discharged or replaced since it was found.
 		c.mu.Unlock()
 		return 0, reject(coresock.StatusTooBusy, "changed meanwhile; try again")
@@ -221,7 +221,7 @@ func (c *Core) supersedeLocked(s *sm) {
 		return
 	}
 	for _, idx := range [2]uint64{s.root, c.alias[s.root]} {
-		old := c.sms[idx]
+		old := c.sms.get(idx)
 		if old == nil || old == s || old.index > s.index || (old.root != s.root) {
 			continue
 		}
