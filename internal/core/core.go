@@ -100,22 +100,28 @@ type sm struct {
 	// root is the index of the SM first submitted, which its sender knows
 	// it by: the index itself, or for a replacement (replace.go) the
 	// index it replaces.
-	root         uint64
-	entry        time.Time
-	expiry       time.Time
+	root    uint64
+	entry   time.Time
+	expiry  time.Time
+	src     pms.Address
+	dst     pms.Address
+	srcPeer string
+	// The one-byte fields share a word (the struct fits its size class
+	// with pend).
 	srcClass     pms.Class
 	dstClass     pms.Class
-	src, dst     pms.Address
-	srcPeer      string
 	mr           uint8
 	dcs, esm     uint8
 	statusReport bool
-	state        pms.State
-	key          dedupKey
 	loc          location
-	retryAt      time.Time
-	expIdx       int
-	retryIdx     int
+	// lost marks a restored SM for a downstream peer whose name the store
+	// lost: it waits, unqueued, until it expires.
+	lost     bool
+	state    pms.State
+	key      dedupKey
+	retryAt  time.Time
+	expIdx   int
+	retryIdx int
 	// msisdn is the normalized destination number (E.164 digits) that IMSI
 	// lookups and their cache are keyed by.
 	msisdn string
@@ -126,9 +132,10 @@ type sm struct {
 	// receipt (locReceiptWait); the trailer's PeerMsgID may be empty if
 	// the id is too long for it.
 	peerID string
-	// lost marks a restored SM for a downstream peer whose name the store
-	// lost: it waits, unqueued, until it expires.
-	lost bool
+	// pend is set from the SM's reservation until its store attempt ends:
+	// the SM is in the duplicate index (under key) but not yet stored, and
+	// an identical submission meanwhile gets its outcome from pend.
+	pend *pendingSubmit
 	// wmu serializes this SM's state writes to the store, so they land in
 	// the order their snapshots were taken. Lock order: wmu, then Core.mu.
 	wmu sync.Mutex
@@ -185,10 +192,11 @@ type Core struct {
 	closing bool
 	sms     smTable
 	// dedup is the duplicate index (§2.4.5): for each key, the active SM
-	// listed under it or the submission storing it right now. One map for
-	// both, so that an SM's entry made when it is reserved is overwritten
-	// in place once it is stored, instead of moving between two maps.
-	dedup     map[dedupKey]dedupEntry
+	// listed under it, or the one being stored right now (its pend set).
+	// An SM's entry is made when it is reserved and is the SM itself, so
+	// storing it fills in the SM without touching the map again (a second
+	// cache miss in a map of a few hundred thousand keys).
+	dedup     map[dedupKey]*sm
 	peers     map[string]*peerQueue
 	imsiOrder fifo[string]
 	imsiWait  map[string][]*sm
@@ -230,14 +238,6 @@ type pendingSubmit struct {
 	err      error
 	resolved bool
 	waiters  []func(index uint64, err error)
-}
-
-// dedupEntry is the duplicate index's value for a key: the active SM with
-// that index, or, while p is set, the submission storing it (p's index is
-// not known yet).
-type dedupEntry struct {
-	index uint64
-	p     *pendingSubmit
 }
 
 // Options are what a Core needs besides its Config.
@@ -282,7 +282,7 @@ func New(cfg Config, dir Directory, opts Options) (*Core, error) {
 		work:        workpool.New(),
 		stop:        make(chan struct{}),
 		sms:         newSMTable(),
-		dedup:       map[dedupKey]dedupEntry{},
+		dedup:       map[dedupKey]*sm{},
 		peers:       map[string]*peerQueue{},
 		imsiWait:    map[string][]*sm{},
 		imsiCache:   map[string]imsiEntry{},
@@ -309,7 +309,7 @@ func (c *Core) Reserve(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sms.len() == 0 {
-		c.dedup = make(map[dedupKey]dedupEntry, n)
+		c.dedup = make(map[dedupKey]*sm, n)
 	}
 }
 
@@ -429,7 +429,7 @@ func (c *Core) insertRestored(ch <-chan []*sm, done chan<- struct{}) {
 				}
 				continue
 			}
-			c.insertAtLocked(s, now)
+			c.insertAtLocked(s, now, false)
 		}
 		c.mu.Unlock()
 		c.m.active.Add(float64(len(batch)))
@@ -558,18 +558,24 @@ func (c *Core) wakeLocked(s *sm) bool {
 
 // insertLocked lists a newly active SM and queues it by destination.
 func (c *Core) insertLocked(s *sm) {
-	c.insertAtLocked(s, c.now())
+	c.insertAtLocked(s, c.now(), false)
 	c.m.active.Inc()
 }
 
 // insertAtLocked is insertLocked with the clock read by the caller and the
-// active gauge left to it, for inserting many at once.
-func (c *Core) insertAtLocked(s *sm, now time.Time) {
+// active gauge left to it, for inserting many at once. keyed says that s
+// is already its key's entry in dedup (it was reserved).
+func (c *Core) insertAtLocked(s *sm, now time.Time, keyed bool) {
 	c.sms.put(s)
 	// A replacement is not a submission: an identical submit_sm later is
 	// a new SM, not a resend of it.
-	if !s.statusReport && s.eph == nil && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow {
-		c.dedup[s.key] = dedupEntry{index: s.index}
+	switch {
+	case !s.statusReport && s.eph == nil && s.root == s.index && now.Sub(s.entry) < c.cfg.DedupWindow:
+		if !keyed {
+			c.dedup[s.key] = s
+		}
+	case keyed && c.dedup[s.key] == s:
+		delete(c.dedup, s.key)
 	}
 	c.aliasLocked(s)
 	if !s.expiry.IsZero() {
@@ -697,7 +703,7 @@ func (c *Core) heldRecordLocked(s *sm) *[pms.RecordSize]byte {
 func (c *Core) detachLocked(s *sm) {
 	c.dropRawLocked(s)
 	c.sms.del(s.index)
-	if e, ok := c.dedup[s.key]; ok && e.p == nil && e.index == s.index {
+	if c.dedup[s.key] == s {
 		delete(c.dedup, s.key)
 	}
 	if s.loc == locIMSIWait {
@@ -866,7 +872,9 @@ type reservation struct {
 	dup   bool
 	index uint64
 	other *pendingSubmit
-	// p is this SM's own pending entry in dedup, for those racing it.
+	// s is this SM's entry in dedup, not yet filled in, and p its pending
+	// outcome (s.pend) for those racing it.
+	s *sm
 	p *pendingSubmit
 }
 
@@ -896,14 +904,14 @@ func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 	if c.closing {
 		return rv, reject(coresock.StatusShuttingDown, "")
 	}
-	if e, ok := c.dedup[rv.key]; ok {
-		if e.p != nil {
+	if e := c.dedup[rv.key]; e != nil {
+		if e.pend != nil {
 			// The same SM is being stored right now by another submitter:
 			// it gets that one's outcome.
-			rv.dup, rv.other = true, e.p
+			rv.dup, rv.other = true, e.pend
 			return rv, nil
 		}
-		if s := c.sms.get(e.index); s != nil && c.now().Sub(s.entry) < c.cfg.DedupWindow {
+		if c.sms.get(e.index) == e && c.now().Sub(e.entry) < c.cfg.DedupWindow {
 			rv.dup, rv.index = true, e.index
 			return rv, nil
 		}
@@ -911,7 +919,8 @@ func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 		// the old SM's.
 	}
 	rv.p = &pendingSubmit{}
-	c.dedup[rv.key] = dedupEntry{p: rv.p}
+	rv.s = &sm{key: rv.key, pend: rv.p}
+	c.dedup[rv.key] = rv.s
 	return rv, nil
 }
 
@@ -1094,8 +1103,8 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 	wake := false
 	var waiters []func(uint64, error)
 	c.mu.Lock()
-	p := rv.p
-	if p != nil {
+	if p := rv.p; p != nil {
+		rv.s.pend = nil
 		p.index, p.err, p.resolved = rec.Index, err, true
 		waiters, p.waiters = p.waiters, nil
 		if p.done != nil {
@@ -1106,21 +1115,23 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 		// Stored is delivered: the report is due at once.
 		storedReport = c.newSM(rec, &rv.key)
 	}
-	if err == nil && active {
-		s := c.newSM(rec, &rv.key)
+	switch {
+	case err == nil && active:
+		// The reserved SM, already its key's entry in dedup, is filled in.
+		s := rv.s
+		if s == nil {
+			s = new(sm)
+		}
+		c.fillSM(s, rec, &rv.key)
 		c.keepRawLocked(s, raw, owned)
-		c.insertLocked(s)
+		c.insertAtLocked(s, c.now(), rv.s != nil)
+		c.m.active.Inc()
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
 		wake = c.wakeLocked(s)
-	}
-	if p != nil {
-		// Listing the SM has overwritten its pending entry with its index;
-		// one that failed, or is not listed (stored as delivered), leaves
-		// none.
-		if e, ok := c.dedup[rv.key]; ok && e.p == p {
-			delete(c.dedup, rv.key)
-		}
+	case rv.s != nil && c.dedup[rv.key] == rv.s:
+		// Failed, or not listed (stored as delivered): no entry.
+		delete(c.dedup, rv.key)
 	}
 	c.mu.Unlock()
 	for _, w := range waiters {

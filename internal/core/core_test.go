@@ -836,3 +836,38 @@ func TestReceiptWaitSurvivesRestart(t *testing.T) {
 	default:
 	}
 }
+
+// TestDuplicateEntryLifecycle: an SM's duplicate entry lasts while it is
+// active, whichever way it stops being active or was never listed.
+func TestDuplicateEntryLifecycle(t *testing.T) {
+	h := newHarness(t, Config{})
+	mk := func(dst pms.Address, text string) *pms.Record {
+		return sms(intl(numProv), dst, pms.ClassGSM, text)
+	}
+	// Cancelled: an identical submission afterwards is a new SM, and
+	// one after that is its duplicate.
+	first := h.submit(mk(intl(numNoProv), "cancel me"))
+	if err := h.core.Cancel(context.Background(), Selector{ByIndex: true, Index: first}); err != nil {
+		t.Fatal(err)
+	}
+	second := h.submit(mk(intl(numNoProv), "cancel me"))
+	if second == first {
+		t.Fatal("resubmission after cancel got the cancelled id")
+	}
+	if idx, dup, err := h.core.Submit(context.Background(), mk(intl(numNoProv), "cancel me"), false); err != nil || !dup || idx != second {
+		t.Fatalf("duplicate of the resubmission: %d %v %v (want %d)", idx, dup, err, second)
+	}
+	// Stored as delivered at once (a store-only number): never listed,
+	// so never a duplicate.
+	a := h.submit(mk(intl(numStore), "kept"))
+	b := h.submit(mk(intl(numStore), "kept"))
+	if a == b {
+		t.Fatal("an SM stored as delivered was taken for a duplicate")
+	}
+	h.core.mu.Lock()
+	listed, keys := h.core.sms.len(), len(h.core.dedup)
+	h.core.mu.Unlock()
+	if listed != 1 || keys != 1 {
+		t.Fatalf("%d SMs listed and %d duplicate keys, want 1 and 1 (the resubmission)", listed, keys)
+	}
+}
