@@ -106,8 +106,8 @@ type sm struct {
 	src     pms.Address
 	dst     pms.Address
 	srcPeer string
-	// The one-byte fields share a word (the struct fits its size class
-	// with pend).
+	// The one-byte fields share a word or two (the struct fits the 384-
+	// byte size class).
 	srcClass     pms.Class
 	dstClass     pms.Class
 	mr           uint8
@@ -116,7 +116,10 @@ type sm struct {
 	loc          location
 	// lost marks a restored SM for a downstream peer whose name the store
 	// lost: it waits, unqueued, until it expires.
-	lost     bool
+	lost bool
+	// storing is set from the SM's reservation until its store attempt
+	// ends: the SM is its key's entry in dedup but not yet stored.
+	storing  bool
 	state    pms.State
 	key      dedupKey
 	retryAt  time.Time
@@ -132,9 +135,9 @@ type sm struct {
 	// receipt (locReceiptWait); the trailer's PeerMsgID may be empty if
 	// the id is too long for it.
 	peerID string
-	// pend is set from the SM's reservation until its store attempt ends:
-	// the SM is in the duplicate index (under key) but not yet stored, and
-	// an identical submission meanwhile gets its outcome from pend.
+	// pend is made by the first identical submission that races the SM
+	// while it is storing, for it and any after it to get its outcome
+	// (races are rare: most SMs never need one).
 	pend *pendingSubmit
 	// wmu serializes this SM's state writes to the store, so they land in
 	// the order their snapshots were taken. Lock order: wmu, then Core.mu.
@@ -192,7 +195,7 @@ type Core struct {
 	closing bool
 	sms     smTable
 	// dedup is the duplicate index (§2.4.5): for each key, the active SM
-	// listed under it, or the one being stored right now (its pend set).
+	// listed under it, or the one being stored right now (storing set).
 	// An SM's entry is made when it is reserved and is the SM itself, so
 	// storing it fills in the SM without touching the map again (a second
 	// cache miss in a map of a few hundred thousand keys).
@@ -227,9 +230,9 @@ type imsiEntry struct {
 	expires time.Time
 }
 
-// pendingSubmit is an SM being stored, for identical submissions racing
-// it: blocking ones wait on done (made by the first of them: races are
-// rare, so most SMs never need one), asynchronous ones are in waiters.
+// pendingSubmit is the outcome of an SM being stored, for identical
+// submissions racing it (sm.pend): blocking ones wait on done (made by the
+// first of them), asynchronous ones are in waiters.
 // Every field is guarded by Core.mu; the outcome is set before done is
 // closed.
 type pendingSubmit struct {
@@ -872,10 +875,8 @@ type reservation struct {
 	dup   bool
 	index uint64
 	other *pendingSubmit
-	// s is this SM's entry in dedup, not yet filled in, and p its pending
-	// outcome (s.pend) for those racing it.
+	// s is this SM's entry in dedup, not yet filled in.
 	s *sm
-	p *pendingSubmit
 }
 
 // reserve runs duplicate detection (§2.4.5) for an admitted SM about to be
@@ -905,9 +906,12 @@ func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 		return rv, reject(coresock.StatusShuttingDown, "")
 	}
 	if e := c.dedup[rv.key]; e != nil {
-		if e.pend != nil {
+		if e.storing {
 			// The same SM is being stored right now by another submitter:
 			// it gets that one's outcome.
+			if e.pend == nil {
+				e.pend = &pendingSubmit{}
+			}
 			rv.dup, rv.other = true, e.pend
 			return rv, nil
 		}
@@ -918,8 +922,7 @@ func (c *Core) reserve(rec *pms.Record) (reservation, *Error) {
 		// Out of the window: this one is new, and its entry replaces
 		// the old SM's.
 	}
-	rv.p = &pendingSubmit{}
-	rv.s = &sm{key: rv.key, pend: rv.p}
+	rv.s = &sm{key: rv.key, storing: true}
 	c.dedup[rv.key] = rv.s
 	return rv, nil
 }
@@ -1103,12 +1106,15 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 	wake := false
 	var waiters []func(uint64, error)
 	c.mu.Lock()
-	if p := rv.p; p != nil {
-		rv.s.pend = nil
-		p.index, p.err, p.resolved = rec.Index, err, true
-		waiters, p.waiters = p.waiters, nil
-		if p.done != nil {
-			close(p.done)
+	if s := rv.s; s != nil {
+		s.storing = false
+		if p := s.pend; p != nil {
+			s.pend = nil
+			p.index, p.err, p.resolved = rec.Index, err, true
+			waiters, p.waiters = p.waiters, nil
+			if p.done != nil {
+				close(p.done)
+			}
 		}
 	}
 	if err == nil && !active && reportDue(rec.State) && !rec.StatusReport {
