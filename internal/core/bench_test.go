@@ -259,3 +259,44 @@ func benchSubmitDirect(b *testing.B, goroutines int) {
 	wg.Wait()
 	reportSubmits(b, h, t0, syncs0, cpu0)
 }
+
+// BenchmarkSubmitAsync measures Core.SubmitAsync as the SMPP server's
+// sessions call it: 32 callers, each keeping 16 SMs in flight (a session's
+// window), the next submitted from the outcome's callback.
+func BenchmarkSubmitAsync(b *testing.B) {
+	const callers, window = 32, 16
+	h := newHarness(b, Config{})
+	// Built before the clock starts, as in BenchmarkSubmitDirect.
+	recs := make([]*pms.Record, b.N)
+	for i := range recs {
+		recs[i] = sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprintf("benchmark message %d", i))
+		recs[i].MR = uint8(i)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var submit func()
+	submit = func() {
+		i := next.Add(1) - 1
+		if i >= int64(len(recs)) {
+			wg.Done()
+			return
+		}
+		h.core.SubmitAsync(recs[i], false, func(_ uint64, dup bool, err error) {
+			if err != nil || dup {
+				b.Errorf("submit: %v (duplicate %v)", err, dup)
+			}
+			submit()
+		})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	syncs0 := h.syncs()
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	wg.Add(callers * window)
+	for range callers * window {
+		submit()
+	}
+	wg.Wait()
+	reportSubmits(b, h, t0, syncs0, cpu0)
+}

@@ -795,17 +795,49 @@ func (c *Core) Submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) 
 // belongs to the core until done is called.
 func (c *Core) SubmitAsync(rec *pms.Record, imsiAddressed bool, done func(index uint64, dup bool, err error)) {
 	c.m.submits.Inc()
-	counted := func(index uint64, dup bool, err error) {
-		c.m.rejection(err)
-		done(index, dup, err)
-	}
 	if rerr := c.admit(rec, imsiAddressed); rerr != nil {
-		counted(0, false, rerr)
+		c.m.rejection(rerr)
+		done(0, false, rerr)
 		return
 	}
-	a := &asyncStore{rec: rec, raw: new([pms.RecordSize]byte), owned: true, done: counted}
-	a.appended = a.appendedTo
-	c.store1Async(a)
+	j := asyncJobs.Get().(*asyncJob)
+	j.c, j.user = c, done
+	j.store.rec, j.store.raw, j.store.owned = rec, new([pms.RecordSize]byte), true
+	c.store1Async(&j.store)
+}
+
+// asyncJob is one SubmitAsync between admission and its outcome, pooled
+// like the socket's submitJob so that the store's callback and the
+// outcome's wrapper are not made per SM. raw is not pooled: the core keeps
+// it for the SM's first delivery.
+type asyncJob struct {
+	c     *Core
+	user  func(index uint64, dup bool, err error)
+	store asyncStore // done is j.finish, bound once
+}
+
+var asyncJobs sync.Pool
+
+func init() {
+	// Set here: the pool's New refers to finish, which refers back to
+	// the pool.
+	asyncJobs.New = func() any {
+		j := new(asyncJob)
+		j.store.done = j.finish
+		j.store.appended = j.store.appendedTo
+		return j
+	}
+}
+
+// finish hands the outcome on; done is the last thing to touch the job
+// (store1Async's contract), so it goes back to the pool first.
+func (j *asyncJob) finish(index uint64, dup bool, err error) {
+	c, user := j.c, j.user
+	j.c, j.user = nil, nil
+	j.store.rec, j.store.raw, j.store.rv, j.store.recs[0], j.store.c = nil, nil, reservation{}, nil, nil
+	asyncJobs.Put(j)
+	c.m.rejection(err)
+	user(index, dup, err)
 }
 
 func (c *Core) submit(ctx context.Context, rec *pms.Record, imsiAddressed bool) (uint64, bool, error) {
