@@ -231,8 +231,11 @@ type request struct {
 	hasClass bool
 	err      error
 	// cb, if set, makes the request asynchronous: the caller does not
-	// wait, and cb gets the outcome once the batch is acknowledged.
-	cb func(first uint64, entry time.Time, err error)
+	// wait, and cb gets the outcome once the batch is acknowledged. An
+	// asynchronous update has updated instead, which gets only the error
+	// (so that it needs no wrapper to fit cb).
+	cb      func(first uint64, entry time.Time, err error)
+	updated func(err error)
 }
 
 var requestPool = sync.Pool{New: func() any { return new(request) }}
@@ -722,7 +725,7 @@ func (s *Store) UpdateClassAsync(ctx context.Context, index uint64, class Class,
 	req := requestPool.Get().(*request)
 	req.kind, req.index, req.state = reqUpdate, index, st
 	req.class, req.hasClass = class, true
-	req.cb = func(_ uint64, _ time.Time, err error) { done(err) }
+	req.updated = done
 	if err := s.do(ctx, req); err != nil {
 		requestPool.Put(req.reset())
 		return err
@@ -740,7 +743,7 @@ func (s *Store) do(ctx context.Context, req *request) error {
 		return err
 	}
 	// Once queued, an asynchronous request belongs to the store.
-	async := req.cb != nil
+	async := req.isAsync()
 	s.qmu.Lock()
 	if s.closed {
 		s.qmu.Unlock()
@@ -773,8 +776,12 @@ func (s *Store) do(ctx context.Context, req *request) error {
 	return req.err
 }
 
+// isAsync reports whether a callback, not a waiting caller, gets the
+// request's outcome.
+func (r *request) isAsync() bool { return r.cb != nil || r.updated != nil }
+
 func (r *request) reset() *request {
-	r.recs, r.raw, r.err, r.state, r.n, r.cb = nil, nil, nil, State{}, 0, nil
+	r.recs, r.raw, r.err, r.state, r.n, r.cb, r.updated = nil, nil, nil, State{}, 0, nil, nil
 	r.class, r.hasClass = 0, false
 	return r
 }
@@ -1305,13 +1312,15 @@ func (s *Store) complete(b *batch, err error) {
 	}
 	// Asynchronous requests learn their outcome outside cmu, so that
 	// their callbacks (which take the core's lock) never hold up the
-	// acknowledgement of the next batch.
-	// Asynchronous requests learn their outcome outside cmu. (Handing the
-	// callbacks to a goroutine of their own, so that the committer could
-	// start the next batch sooner, measured slower: smaller batches, more
-	// syncs.)
+	// acknowledgement of the next batch. (Handing the callbacks to a
+	// goroutine of their own, so that the committer could start the next
+	// batch sooner, measured slower: smaller batches, more syncs.)
 	for _, r := range async {
-		r.cb(r.first, fromNanos(r.entry), r.err)
+		if r.cb != nil {
+			r.cb(r.first, fromNanos(r.entry), r.err)
+		} else {
+			r.updated(r.err)
+		}
 		requestPool.Put(r.reset())
 	}
 }
@@ -1322,7 +1331,7 @@ func (s *Store) complete(b *batch, err error) {
 // their requests.
 func (s *Store) finish(b *batch, async []*request) []*request {
 	for _, r := range b.reqs {
-		if r.cb != nil {
+		if r.isAsync() {
 			async = append(async, r)
 		}
 	}
