@@ -39,6 +39,7 @@ type Config struct {
 	UDPChat  UDPChat  `toml:"udpchat"`
 	Voice    Voice    `toml:"voice"`
 	Pager    Pager    `toml:"pager"`
+	Runtime  Runtime  `toml:"runtime"`
 	Shutdown Shutdown `toml:"shutdown"`
 }
 
@@ -163,6 +164,11 @@ type Store struct {
 	PreallocateMB int `toml:"preallocate_mb"`
 }
 
+// Runtime configures the process itself.
+type Runtime struct {
+	HeapHugePagesMB int `toml:"heap_huge_pages_mb"`
+}
+
 // Shutdown configures the graceful stop.
 type Shutdown struct {
 	DrainTimeout Duration `toml:"drain_timeout"`
@@ -254,6 +260,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.PreallocateMB < 0 || c.Store.PreallocateMB > 1024 {
 		return bad("store.preallocate_mb", "%d is not between 0 and 1024", c.Store.PreallocateMB)
+	}
+	if c.Runtime.HeapHugePagesMB < 0 || c.Runtime.HeapHugePagesMB > 65536 {
+		return bad("runtime.heap_huge_pages_mb", "%d is not between 0 and 65536", c.Runtime.HeapHugePagesMB)
 	}
 	for key, d := range map[string]time.Duration{
 		"core.default_validity": c.Core.DefaultValidity.Duration, "core.max_validity": c.Core.MaxValidity.Duration,

@@ -54,6 +54,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[store]\nmax_batch = 0\n", "store.max_batch"},
 		{"[store]\npreallocate_mb = -1\n", "store.preallocate_mb"},
 		{"[store]\npreallocate_mb = 2048\n", "store.preallocate_mb"},
+		{"[runtime]\nheap_huge_pages_mb = -1\n", "runtime.heap_huge_pages_mb"},
+		{"[runtime]\nheap_huge_pages_mb = 65537\n", "runtime.heap_huge_pages_mb"},
 		{"[store]\nmax_batch = \"many\"\n", "store.max_batch"},
 		{"[shutdown]\ndrain_timeout = \"soon\"\n", "shutdown.drain_timeout"},
 		{"[shutdown]\ndrain_timeout = \"-1s\"\n", "shutdown.drain_timeout"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -15,8 +16,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"switchboard/internal/coresock"
+	"switchboard/internal/hugepages"
 	"switchboard/internal/pms"
 )
+
+// benchHugePages marks the heap's first GiB of growth for huge pages, once
+// per benchmark process, as serve does at startup with the default
+// runtime.heap_huge_pages_mb (newHarness calls it for benchmarks). Set
+// SWITCHBOARD_BENCH_HUGEPAGES=0 to measure without.
+var benchHugePages = sync.OnceFunc(func() {
+	if os.Getenv("SWITCHBOARD_BENCH_HUGEPAGES") == "0" {
+		return
+	}
+	_ = hugepages.Reserve(1 << 30)
+})
 
 // BenchmarkSubmitSocket measures durable SMSC_REQ_SUBMIT through the core
 // socket: clients connections, each keeping depth requests in flight, to a

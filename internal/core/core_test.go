@@ -212,6 +212,9 @@ type discharge struct {
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
+	if _, ok := t.(*testing.B); ok {
+		benchHugePages()
+	}
 	h := &harness{t: t, dir: t.TempDir(), cfg: cfg, discharged: make(chan discharge, 10000)}
 	h.open()
 	t.Cleanup(h.close)
