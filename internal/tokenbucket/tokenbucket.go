@@ -41,6 +41,13 @@ func (b *Bucket) Refill(now time.Time, rate, burst float64) {
 	}
 }
 
+// Available earns the tokens due and reports whether one could be taken,
+// without taking it.
+func (b *Bucket) Available(now time.Time, rate, burst float64) bool {
+	b.Refill(now, rate, burst)
+	return b.tokens >= 1
+}
+
 // Full earns the tokens due and reports whether the bucket is full: its
 // owner has been quiet long enough for the bucket to be forgotten (a new
 // one starts full).

@@ -32,3 +32,21 @@ func TestBucket(t *testing.T) {
 		t.Fatal("earlier time changed the bucket")
 	}
 }
+
+// TestAvailable: Available reports a token without taking it.
+func TestAvailable(t *testing.T) {
+	var b Bucket
+	t0 := time.Unix(1000, 0)
+	if !b.Available(t0, 1, 1) || !b.Available(t0, 1, 1) {
+		t.Fatal("a new bucket has no token, or Available took it")
+	}
+	if !b.Take(t0, 1, 1) {
+		t.Fatal("Take after Available found no token")
+	}
+	if b.Available(t0, 1, 1) {
+		t.Fatal("a token available after the only one was taken")
+	}
+	if !b.Available(t0.Add(time.Second), 1, 1) {
+		t.Fatal("no token a second later at one per second")
+	}
+}

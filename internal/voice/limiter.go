@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"switchboard/internal/tokenbucket"
 )
 
 // failLimiter is the control server's budget of refusals per client
@@ -30,8 +32,7 @@ type failLimiter struct {
 // bucket is one address's refusal budget and its place in the list.
 type bucket struct {
 	addr       netip.Addr
-	tokens     float64
-	at         time.Time
+	budget     tokenbucket.Bucket
 	prev, next *bucket
 }
 
@@ -54,14 +55,13 @@ func (l *failLimiter) limited(ip netip.Addr, now time.Time) bool {
 	if b == nil {
 		return false
 	}
-	l.refill(b, now)
-	if b.tokens >= l.burst {
+	if b.budget.Full(now, l.rate, l.burst) {
 		// Full again: nothing to remember.
 		l.remove(b)
 		return false
 	}
 	l.toBack(b)
-	return b.tokens < 1
+	return !b.budget.Available(now, l.rate, l.burst)
 }
 
 // fail takes a token from ip's bucket, making one if ip has none.
@@ -74,14 +74,14 @@ func (l *failLimiter) fail(ip netip.Addr, now time.Time) {
 		if len(l.m) >= l.max {
 			l.remove(l.head)
 		}
-		b = &bucket{addr: ip, tokens: l.burst, at: now}
+		// The zero budget is full at its first use.
+		b = &bucket{addr: ip}
 		l.m[ip] = b
 		l.pushBack(b)
 	} else {
 		l.toBack(b)
 	}
-	l.refill(b, now)
-	b.tokens = max(b.tokens-1, 0)
+	b.budget.Take(now, l.rate, l.burst)
 }
 
 // len is the number of addresses remembered.
@@ -95,20 +95,11 @@ func (l *failLimiter) len() int {
 func (l *failLimiter) prune(now time.Time) {
 	for range pruneEach {
 		b := l.head
-		if b == nil {
-			return
-		}
-		l.refill(b, now)
-		if b.tokens < l.burst {
+		if b == nil || !b.budget.Full(now, l.rate, l.burst) {
 			return
 		}
 		l.remove(b)
 	}
-}
-
-func (l *failLimiter) refill(b *bucket, now time.Time) {
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
-	b.at = now
 }
 
 func (l *failLimiter) pushBack(b *bucket) {
