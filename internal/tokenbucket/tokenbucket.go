@@ -1,7 +1,7 @@
 // Package tokenbucket is the token bucket that every budget of the server
 // uses: a CPT connection's commands, a UDP chat client's packets and the
 // strangers' answers, a voice member's signed ACKs, open voice
-// registrations.
+// registrations and each address's refused voice requests.
 package tokenbucket
 
 import "time"
