@@ -28,7 +28,7 @@ var benchHugePages = sync.OnceFunc(func() {
 	if os.Getenv("SWITCHBOARD_BENCH_HUGEPAGES") == "0" {
 		return
 	}
-	_ = hugepages.Reserve(1 << 30)
+	_ = hugepages.Reserve(1024)
 })
 
 // BenchmarkSubmitSocket measures durable SMSC_REQ_SUBMIT through the core

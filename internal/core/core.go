@@ -311,7 +311,8 @@ func (c *Core) Reserve(n int) {
 	n = min(n, 1<<22)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sms.len() == 0 {
+	// dedup also holds SMs being stored, which sms does not count.
+	if c.sms.len() == 0 && len(c.dedup) == 0 {
 		c.dedup = make(map[dedupKey]*sm, n)
 	}
 }

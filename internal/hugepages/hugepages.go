@@ -14,6 +14,12 @@
 // the kernel has them. The Go runtime keeps heap mappings for the life of
 // the process, and its release of unused memory (MADV_DONTNEED) keeps the
 // mark, so one call at startup covers the first n bytes of growth.
+//
+// The runtime leaves this out on purpose, and the reasons hold here too:
+// a fault in the marked range may wait for the kernel to compact memory,
+// and khugepaged may collapse ranges the runtime has released, so the
+// resident size can stay near its peak. Reserve is for a server whose heap
+// is mostly a backlog that grows under load (docs/operations.md).
 package hugepages
 
 import "errors"

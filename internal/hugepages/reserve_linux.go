@@ -3,8 +3,10 @@ package hugepages
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -18,21 +20,23 @@ const hugePage = 2 << 20
 // memory the heap may already have touched.
 var reserved atomic.Bool
 
-// Reserve maps n bytes of Go heap (rounded to huge pages, and at most half
-// the machine's RAM, which the kernel's overcommit heuristic always lets a
-// mapping have) and marks them for transparent huge pages. It returns
-// ErrUnsupported, having done nothing, where that is not possible or not
-// needed. Call it early, while the heap is small; it does its work once
-// per process, and later calls return nil.
-func Reserve(n int) error {
-	if n < 2*hugePage {
-		return fmt.Errorf("%w: %d bytes is less than two huge pages", ErrUnsupported, n)
+// Reserve maps mb megabytes of Go heap (rounded to huge pages, and at
+// most half the machine's RAM) and marks them for transparent huge pages.
+// It returns ErrUnsupported, having done nothing, where that is not
+// possible or not wanted. Call it early, while the heap is small; it does
+// its work once per process, and later calls return nil.
+func Reserve(mb int) error {
+	if mb < 4 {
+		return fmt.Errorf("%w: %d MB is less than two huge pages", ErrUnsupported, mb)
 	}
 	if reserved.Load() {
 		return nil
 	}
 	if raceEnabled {
 		return fmt.Errorf("%w: built with the race detector", ErrUnsupported)
+	}
+	if godebugDisablesTHP(os.Getenv("GODEBUG")) {
+		return fmt.Errorf("%w: GODEBUG disablethp=1", ErrUnsupported)
 	}
 	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil {
@@ -42,19 +46,30 @@ func Reserve(n int) error {
 		// "[always]" needs nothing; "[never]" cannot be helped.
 		return fmt.Errorf("%w: transparent_hugepage is %s", ErrUnsupported, bytes.TrimSpace(mode))
 	}
-	// The runtime's out-of-memory is fatal, not an error: do not reserve
-	// where the address space or the commit charge is limited.
-	if oc, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || bytes.HasPrefix(oc, []byte("2")) {
-		return fmt.Errorf("%w: strict overcommit", ErrUnsupported)
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_AS, &lim); err != nil || lim.Cur != unix.RLIM_INFINITY {
-		return fmt.Errorf("%w: address space limited", ErrUnsupported)
-	}
+	n := uint64(mb) << 20
 	var si unix.Sysinfo_t
 	if err := unix.Sysinfo(&si); err == nil {
-		n = min(n, int(uint64(si.Totalram)*uint64(si.Unit)/2))
+		n = min(n, uint64(si.Totalram)*uint64(si.Unit)/2)
 	}
+	n = min(n, math.MaxInt/2) &^ (hugePage - 1)
+	if n < 2*hugePage {
+		return fmt.Errorf("%w: too little memory", ErrUnsupported)
+	}
+	// The runtime's out-of-memory is fatal, not an error. Address-space
+	// and data limits, strict overcommit: a mapping as large as the one
+	// the runtime is about to make shows whether it can, and with room to
+	// spare for the runtime's own rounding and metadata.
+	for _, r := range []int{unix.RLIMIT_AS, unix.RLIMIT_DATA} {
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(r, &lim); err != nil || lim.Cur != unix.RLIM_INFINITY {
+			return fmt.Errorf("%w: address space or data size limited", ErrUnsupported)
+		}
+	}
+	probe, err := unix.Mmap(-1, 0, int(2*n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return fmt.Errorf("%w: a %d MB mapping is refused: %w", ErrUnsupported, 2*n>>20, err)
+	}
+	_ = unix.Munmap(probe)
 	if !reserved.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -75,4 +90,17 @@ func Reserve(n int) error {
 		return fmt.Errorf("hugepages: madvise: %w", err)
 	}
 	return nil
+}
+
+// godebugDisablesTHP reports whether GODEBUG asks the runtime to keep huge
+// pages off the heap (disablethp=1; the last setting wins, as in the
+// runtime).
+func godebugDisablesTHP(godebug string) bool {
+	off := false
+	for _, kv := range strings.Split(godebug, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "disablethp="); ok {
+			off = v == "1"
+		}
+	}
+	return off
 }

@@ -38,13 +38,13 @@ type node struct {
 func TestReserveBacksGrowthWithHugePages(t *testing.T) {
 	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil || !bytes.Contains(mode, []byte("[madvise]")) || raceEnabled {
-		if err := Reserve(64 << 20); !errors.Is(err, ErrUnsupported) {
+		if err := Reserve(64); !errors.Is(err, ErrUnsupported) {
 			t.Fatalf("Reserve where THP is %q: %v, want ErrUnsupported", mode, err)
 		}
 		t.Skipf("transparent_hugepage is %q, race detector %v", mode, raceEnabled)
 	}
 	before := anonHuge(t)
-	if err := Reserve(256 << 20); err != nil {
+	if err := Reserve(256); err != nil {
 		t.Fatal(err)
 	}
 	// Grow the heap by ~100 MB of small objects.
@@ -59,7 +59,18 @@ func TestReserveBacksGrowthWithHugePages(t *testing.T) {
 	if after-before < 8<<10 {
 		t.Fatalf("AnonHugePages %d kB → %d kB after growing the heap by 100 MB", before, after)
 	}
-	if err := Reserve(1 << 20); !errors.Is(err, ErrUnsupported) {
+	if err := Reserve(1); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("Reserve of less than two huge pages: %v", err)
+	}
+}
+
+func TestGODEBUGDisablesTHP(t *testing.T) {
+	for in, want := range map[string]bool{
+		"": false, "disablethp=1": true, "madvdontneed=1,disablethp=1": true,
+		"disablethp=1,disablethp=0": false, "disablethp=0": false, " disablethp=1 ": true,
+	} {
+		if got := godebugDisablesTHP(in); got != want {
+			t.Errorf("GODEBUG %q: %v, want %v", in, got, want)
+		}
 	}
 }

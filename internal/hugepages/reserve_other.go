@@ -3,4 +3,4 @@
 package hugepages
 
 // Reserve does nothing outside Linux.
-func Reserve(n int) error { return ErrUnsupported }
+func Reserve(mb int) error { return ErrUnsupported }

@@ -372,7 +372,7 @@ func (s *Server) reserveHugePages() {
 	if mb == 0 {
 		return
 	}
-	switch err := hugepages.Reserve(mb << 20); {
+	switch err := hugepages.Reserve(mb); {
 	case err == nil:
 		s.log.Debug("heap growth marked for huge pages", "mb", mb)
 	case errors.Is(err, hugepages.ErrUnsupported):
