@@ -166,6 +166,7 @@ type Store struct {
 
 // Runtime configures the process itself.
 type Runtime struct {
+	GCPercent       int `toml:"gc_percent"`
 	HeapHugePagesMB int `toml:"heap_huge_pages_mb"`
 }
 
@@ -260,6 +261,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.PreallocateMB < 0 || c.Store.PreallocateMB > 1024 {
 		return bad("store.preallocate_mb", "%d is not between 0 and 1024", c.Store.PreallocateMB)
+	}
+	if c.Runtime.GCPercent != 0 && (c.Runtime.GCPercent < 25 || c.Runtime.GCPercent > 1000) {
+		return bad("runtime.gc_percent", "%d is not 0 or between 25 and 1000", c.Runtime.GCPercent)
 	}
 	if c.Runtime.HeapHugePagesMB < 0 || c.Runtime.HeapHugePagesMB > 65536 {
 		return bad("runtime.heap_huge_pages_mb", "%d is not between 0 and 65536", c.Runtime.HeapHugePagesMB)

@@ -54,6 +54,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[store]\nmax_batch = 0\n", "store.max_batch"},
 		{"[store]\npreallocate_mb = -1\n", "store.preallocate_mb"},
 		{"[store]\npreallocate_mb = 2048\n", "store.preallocate_mb"},
+		{"[runtime]\ngc_percent = 10\n", "runtime.gc_percent"},
+		{"[runtime]\ngc_percent = 5000\n", "runtime.gc_percent"},
 		{"[runtime]\nheap_huge_pages_mb = -1\n", "runtime.heap_huge_pages_mb"},
 		{"[runtime]\nheap_huge_pages_mb = 65537\n", "runtime.heap_huge_pages_mb"},
 		{"[store]\nmax_batch = \"many\"\n", "store.max_batch"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,20 +16,26 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"switchboard/internal/config"
 	"switchboard/internal/coresock"
-	"switchboard/internal/hugepages"
 	"switchboard/internal/pms"
+	"switchboard/internal/runtimecfg"
 )
 
-// benchHugePages marks the heap's first GiB of growth for huge pages, once
-// per benchmark process, as serve does at startup with the default
-// runtime.heap_huge_pages_mb (newHarness calls it for benchmarks). Set
-// SWITCHBOARD_BENCH_HUGEPAGES=0 to measure without.
-var benchHugePages = sync.OnceFunc(func() {
-	if os.Getenv("SWITCHBOARD_BENCH_HUGEPAGES") == "0" {
-		return
+// benchRuntime sets the benchmark process up as serve sets itself up with
+// the default configuration ([runtime]: the GC target and huge pages for
+// the heap's growth), once; newHarness calls it for benchmarks. GOGC=100
+// or SWITCHBOARD_BENCH_HUGEPAGES=0 in the environment measure without
+// either.
+var benchRuntime = sync.OnceFunc(func() {
+	cfg, err := config.Load("")
+	if err != nil {
+		panic(err)
 	}
-	_ = hugepages.Reserve(1024)
+	if os.Getenv("SWITCHBOARD_BENCH_HUGEPAGES") == "0" {
+		cfg.Runtime.HeapHugePagesMB = 0
+	}
+	runtimecfg.Apply(cfg.Runtime, slog.New(slog.DiscardHandler))
 })
 
 // BenchmarkSubmitSocket measures durable SMSC_REQ_SUBMIT through the core

@@ -213,7 +213,7 @@ type discharge struct {
 
 func newHarness(t testing.TB, cfg Config) *harness {
 	if _, ok := t.(*testing.B); ok {
-		benchHugePages()
+		benchRuntime()
 	}
 	h := &harness{t: t, dir: t.TempDir(), cfg: cfg, discharged: make(chan discharge, 10000)}
 	h.open()

@@ -26,9 +26,9 @@ import (
 	"switchboard/internal/core"
 	"switchboard/internal/coresock"
 	"switchboard/internal/datadir"
-	"switchboard/internal/hugepages"
 	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
+	"switchboard/internal/runtimecfg"
 	"switchboard/internal/smpp"
 	"switchboard/internal/web"
 )
@@ -76,7 +76,7 @@ func (s *Server) Run(ctx context.Context, ready Ready) (err error) {
 	defer lock.Release()
 	// Before the store's recovery, whose active SMs are the heap's first
 	// growth.
-	s.reserveHugePages()
+	runtimecfg.Apply(s.cfg.Runtime, s.log)
 
 	numPath := filepath.Join(dir, numbering.FileName)
 	table, err := numbering.LoadTable(numPath)
@@ -363,21 +363,4 @@ func preallocateBytes(mb int) int64 {
 		return -1
 	}
 	return int64(mb) << 20
-}
-
-// reserveHugePages marks the heap's first growth for transparent huge
-// pages (runtime.heap_huge_pages_mb, package hugepages).
-func (s *Server) reserveHugePages() {
-	mb := s.cfg.Runtime.HeapHugePagesMB
-	if mb == 0 {
-		return
-	}
-	switch err := hugepages.Reserve(mb); {
-	case err == nil:
-		s.log.Debug("heap growth marked for huge pages", "mb", mb)
-	case errors.Is(err, hugepages.ErrUnsupported):
-		s.log.Debug("heap huge pages not used", "reason", err)
-	default:
-		s.log.Warn("heap huge pages not used", "error", err)
-	}
 }
