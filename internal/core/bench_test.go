@@ -244,15 +244,21 @@ func BenchmarkSubmitDirect(b *testing.B) {
 	}
 }
 
-func benchSubmitDirect(b *testing.B, goroutines int) {
-	h := newHarness(b, Config{})
-	// Built before the clock starts: the benchmark measures the core, not
-	// the making of records.
-	recs := make([]*pms.Record, b.N)
+// benchRecords makes n distinct SMs (MR and text differ, so none is taken
+// for a duplicate) before the clock starts: the benchmarks that use them
+// measure the core, not the making of records.
+func benchRecords(n int) []*pms.Record {
+	recs := make([]*pms.Record, n)
 	for i := range recs {
 		recs[i] = sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprintf("benchmark message %d", i))
 		recs[i].MR = uint8(i)
 	}
+	return recs
+}
+
+func benchSubmitDirect(b *testing.B, goroutines int) {
+	h := newHarness(b, Config{})
+	recs := benchRecords(b.N)
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -286,12 +292,7 @@ func benchSubmitDirect(b *testing.B, goroutines int) {
 func BenchmarkSubmitAsync(b *testing.B) {
 	const callers, window = 32, 16
 	h := newHarness(b, Config{})
-	// Built before the clock starts, as in BenchmarkSubmitDirect.
-	recs := make([]*pms.Record, b.N)
-	for i := range recs {
-		recs[i] = sms(intl(numProv), intl(numOutside), pms.ClassGSM, fmt.Sprintf("benchmark message %d", i))
-		recs[i].MR = uint8(i)
-	}
+	recs := benchRecords(b.N)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var submit func()

@@ -560,9 +560,10 @@ func (c *Core) wakeLocked(s *sm) bool {
 	return c.servedLocked(s) || (!s.expiry.IsZero() && (c.nextDeadline.IsZero() || s.expiry.Before(c.nextDeadline)))
 }
 
-// insertLocked lists a newly active SM and queues it by destination.
-func (c *Core) insertLocked(s *sm) {
-	c.insertAtLocked(s, c.now(), false)
+// insertLocked lists a newly active SM and queues it by destination;
+// keyed is as for insertAtLocked.
+func (c *Core) insertLocked(s *sm, keyed bool) {
+	c.insertAtLocked(s, c.now(), keyed)
 	c.m.active.Inc()
 }
 
@@ -824,8 +825,7 @@ func init() {
 	// the pool.
 	asyncJobs.New = func() any {
 		j := new(asyncJob)
-		j.store.done = j.finish
-		j.store.appended = j.store.appendedTo
+		j.store.bind(j.finish)
 		return j
 	}
 }
@@ -834,8 +834,8 @@ func init() {
 // (store1Async's contract), so it goes back to the pool first.
 func (j *asyncJob) finish(index uint64, dup bool, err error) {
 	c, user := j.c, j.user
-	j.c, j.user = nil, nil
-	j.store.rec, j.store.raw, j.store.rv, j.store.recs[0], j.store.c = nil, nil, reservation{}, nil, nil
+	j.c, j.user, j.store.rec = nil, nil, nil
+	j.store.clear()
 	asyncJobs.Put(j)
 	c.m.rejection(err)
 	user(index, dup, err)
@@ -1033,6 +1033,18 @@ type asyncStore struct {
 	appended func(uint64, time.Time, error)
 }
 
+// bind makes done the outcome's receiver, once for a pooled owner; the
+// store's callback is bound with it.
+func (a *asyncStore) bind(done func(uint64, bool, error)) {
+	a.done = done
+	a.appended = a.appendedTo
+}
+
+// clear drops what one SM left in a, for its pooled owner to reuse it.
+func (a *asyncStore) clear() {
+	a.c, a.raw, a.rv, a.recs[0] = nil, nil, reservation{}, nil
+}
+
 // store1Async is store1 for a caller that must not block (the core
 // socket's reader): a.done gets the outcome later, from another goroutine,
 // or at once for a duplicate. a.raw is where a.rec is encoded for the
@@ -1163,8 +1175,7 @@ func (c *Core) stored(rec *pms.Record, rv *reservation, err error, raw *[pms.Rec
 		}
 		c.fillSM(s, rec, &rv.key)
 		c.keepRawLocked(s, raw, owned)
-		c.insertAtLocked(s, c.now(), rv.s != nil)
-		c.m.active.Inc()
+		c.insertLocked(s, rv.s != nil)
 		// Wake the dispatcher if a handler can take it, or the timer if
 		// it expires before anything the timer waits for.
 		wake = c.wakeLocked(s)

@@ -60,7 +60,7 @@ func (c *Core) submitEphemeral(rec *pms.Record, done func(pms.Disposition)) (uin
 	}
 	s := c.newSM(rec, &dedupKey{})
 	s.eph, s.onDone = raw, done
-	c.insertLocked(s)
+	c.insertLocked(s, false)
 	wake := c.wakeLocked(s)
 	c.mu.Unlock()
 	c.m.acceptedFor(rec.DstClass).Inc()

@@ -137,7 +137,7 @@ func (c *Core) Replace(ctx context.Context, index uint64, change ReplaceChange) 
 	c.mu.Lock()
 	c.detachLocked(s)
 	ns := c.newSM(&rec, &dedupKey{})
-	c.insertLocked(ns)
+	c.insertLocked(ns, false)
 	wake := c.wakeLocked(ns)
 	c.mu.Unlock()
 	if wake {

@@ -119,8 +119,7 @@ func init() {
 	// the pool.
 	submitJobs.New = func() any {
 		j := new(submitJob)
-		j.store.done = j.finish
-		j.store.appended = j.store.appendedTo
+		j.store.bind(j.finish)
 		j.store.rec = &j.rec
 		return j
 	}
@@ -167,7 +166,7 @@ func (j *submitJob) release() {
 	// record's bytes: nothing refers to the job or its body now.
 	coresock.Release(j.body)
 	j.k, j.body, j.rec = nil, nil, pms.Record{}
-	j.store.raw, j.store.rv, j.store.recs[0] = nil, reservation{}, nil
+	j.store.clear()
 	submitJobs.Put(j)
 }
 

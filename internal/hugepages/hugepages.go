@@ -13,7 +13,8 @@
 // and the heap's later growth into the range is backed by huge pages when
 // the kernel has them. The Go runtime keeps heap mappings for the life of
 // the process, and its release of unused memory (MADV_DONTNEED) keeps the
-// mark, so one call at startup covers the first n bytes of growth.
+// mark, so one call at startup covers the heap's first growth, up to the
+// size asked for.
 //
 // The runtime leaves this out on purpose, and the reasons hold here too:
 // a fault in the marked range may wait for the kernel to compact memory,
