@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"switchboard/internal/cpt/cptload"
+	"switchboard/internal/datadir"
+	"switchboard/internal/pms/pmsload"
 	"switchboard/internal/smpp/loadgen"
 	"switchboard/internal/udpchat/udpload"
 )
@@ -16,10 +18,11 @@ import (
 // cmdBench runs load generators: `bench smpp` against any SMSC, and
 // `bench smpp-sink`, an SMSC that stores nothing, to receive relayed load;
 // `bench cpt` (group fan-out) and `bench cpt-idle` (idle connections)
-// against any CPT server.
+// against any CPT server; `bench udpchat` and `bench voice` against the
+// other services; `bench store`, the disk and the message store.
 func cmdBench(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle|udpchat|voice [options]")
+		return errUsagef("bench smpp|smpp-sink|cpt|cpt-idle|udpchat|voice|store [options]")
 	}
 	switch args[0] {
 	case "smpp":
@@ -34,8 +37,10 @@ func cmdBench(ctx context.Context, env *Env, args []string) error {
 		return benchUDPChat(ctx, env, args[1:])
 	case "voice":
 		return benchVoice(ctx, env, args[1:])
+	case "store":
+		return benchStore(ctx, env, args[1:])
 	}
-	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, udpchat, voice)", args[0])
+	return errUsagef("unknown benchmark %q (smpp, smpp-sink, cpt, cpt-idle, udpchat, voice, store)", args[0])
 }
 
 func benchCPT(ctx context.Context, env *Env, args []string) error {
@@ -114,6 +119,41 @@ func benchCPTIdle(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%d connections logged in in %v; holding %v\n", r.Conns, r.Setup.Round(time.Millisecond), cfg.Hold)
 	}
 	res, err := cptload.RunIdle(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, res.String())
+	return nil
+}
+
+// benchStore measures the disk under the data directory and a scratch
+// message store on it. It neither takes the data directory's lock nor
+// touches pms.bin, so it may run beside serve (whose figures it then
+// disturbs, and the other way round).
+func benchStore(ctx context.Context, env *Env, args []string) error {
+	fs, data := newFlagSet(env, "bench store")
+	var cfg pmsload.Config
+	fs.StringVar(&cfg.Dir, "dir", "", "directory for the scratch store, removed afterwards (default: the data directory)")
+	fs.IntVar(&cfg.Appenders, "appenders", 64, "concurrent appenders, each waiting for its acknowledgement")
+	fs.IntVar(&cfg.PerCall, "per-call", 1, "records each append carries")
+	fs.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long the store runs, warm-up included")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "start of the run left out of the figures (default a fifth of --duration, at most 2s; negative: none)")
+	fs.DurationVar(&cfg.Probe, "probe", time.Second, "how long to measure the disk alone first (negative: skip)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if cfg.Appenders < 1 || cfg.PerCall < 1 {
+		return errUsagef("--appenders and --per-call must be 1 or more")
+	}
+	if cfg.Dir == "" {
+		if err := datadir.Ensure(*data); err != nil {
+			return err
+		}
+		cfg.Dir = *data
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	res, err := pmsload.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}

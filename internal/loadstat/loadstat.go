@@ -65,3 +65,18 @@ func Scrape(u string) (map[string]float64, error) {
 	}
 	return out, sc.Err()
 }
+
+// Warmup is the load generators' one rule for the start of a run left out
+// of its figures: w as given when positive, none when negative, and when
+// 0 (unset) a fifth of the run, at most 2 s: long enough for connections,
+// caches and the garbage collector's pace to settle, short enough to leave
+// most of a short run measured.
+func Warmup(w, run time.Duration) time.Duration {
+	switch {
+	case w > 0:
+		return w
+	case w < 0:
+		return 0
+	}
+	return min(run/5, 2*time.Second)
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 func TestPercentiles(t *testing.T) {
@@ -31,5 +32,18 @@ func TestScrape(t *testing.T) {
 	}
 	if ProcessCPU() <= 0 {
 		t.Error("no CPU time for this process")
+	}
+}
+
+func TestWarmup(t *testing.T) {
+	for _, c := range []struct{ w, run, want time.Duration }{
+		{0, 5 * time.Second, time.Second},
+		{0, time.Minute, 2 * time.Second},
+		{-1, time.Minute, 0},
+		{300 * time.Millisecond, time.Minute, 300 * time.Millisecond},
+	} {
+		if got := Warmup(c.w, c.run); got != c.want {
+			t.Errorf("Warmup(%v, %v) = %v, want %v", c.w, c.run, got, c.want)
+		}
 	}
 }

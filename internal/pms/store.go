@@ -858,11 +858,19 @@ type Stats struct {
 	Next         uint64 // absolute index of the next record
 	Active       int64
 	HistoricalMB uint64
+	// Flushes counts the calls that made written records durable
+	// (fdatasync, or a write with RWF_DSYNC), and FlushTime is the time
+	// they took in all: the disk's share of every acknowledgement.
+	Flushes   int64
+	FlushTime time.Duration
 }
 
 // Stats returns current figures; safe from any goroutine.
 func (s *Store) Stats() Stats {
-	return Stats{Base: s.base, Next: s.nextPub.Load(), Active: s.activePub.Load(), HistoricalMB: s.histMBPub.Load()}
+	return Stats{
+		Base: s.base, Next: s.nextPub.Load(), Active: s.activePub.Load(), HistoricalMB: s.histMBPub.Load(),
+		Flushes: s.syncCount.Load(), FlushTime: time.Duration(s.syncNanos.Load()),
+	}
 }
 
 // Path is the store file's path.

@@ -71,11 +71,7 @@ func (c *Config) setDefaults() {
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
 	}
-	if c.Warmup == 0 {
-		c.Warmup = min(c.Duration/5, 2*time.Second)
-	} else if c.Warmup < 0 {
-		c.Warmup = 0
-	}
+	c.Warmup = loadstat.Warmup(c.Warmup, c.Duration)
 	if c.Names == "" {
 		c.Names = fmt.Sprintf("u%05x", rand.Uint32()&0xfffff)
 	}
