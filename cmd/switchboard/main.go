@@ -43,7 +43,7 @@ var commands = []command{
 	{"voice", "a KV voice-channel client: control commands, and join to stream and measure loss and jitter", cmdVoice},
 	{"pager", "the restaurant pager's host tool: waitlist numbers, table-ready SMS and calls, stations", cmdPager},
 	{"shell", "restricted SMS access for one number (an OpenSSH ForceCommand)", cmdShell},
-	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing), cpt (chat fan-out), cpt-idle (idle connections), udpchat (CHAT UDP fan-out), voice (channel relays)", cmdBench},
+	{"bench", "load generators: smpp (against any SMSC), smpp-sink (an SMSC that stores nothing), cpt (chat fan-out), cpt-idle (idle connections), udpchat (CHAT UDP fan-out), voice (channel relays), store (the disk and the message store)", cmdBench},
 	{"rh", "run a role handler against the core socket (imsi-lookup, gsm-mt)", cmdRH},
 	{"defaultconfig", "print the built-in default configuration", cmdDefaultConfig},
 	{"check-config", "validate a configuration file", cmdCheckConfig},
