@@ -450,7 +450,9 @@ func (h *Hub) Join(uid, juid, chid uint64) (uint64, ErrorCode) {
 		h.mu.Unlock()
 		return uint64(ch.port), CodeSuccess
 	}
-	ch.addLocked(juid, now)
+	// A member made to LEAVE while active gets its binding back, for
+	// the same reason (relay.go, channel.left).
+	ch.addBoundLocked(juid, now, ch.takeLeftLocked(juid, now, h.cfg.RebindQuiet))
 	h.changedLocked()
 	h.mu.Unlock()
 	ch.announce(OpJoin, juid)
@@ -465,13 +467,20 @@ func (h *Hub) Leave(uid, luid, chid uint64) (uint64, ErrorCode) {
 		code = allowLeave(uid, actor, luid)
 	}
 	ch := h.channels[chid]
-	if code == CodeSuccess && (ch == nil || !ch.removeLocked(luid)) {
-		code = CodeInvalid
+	var gone *member
+	if code == CodeSuccess {
+		if ch != nil {
+			gone = ch.takeLocked(luid)
+		}
+		if gone == nil {
+			code = CodeInvalid
+		}
 	}
 	if code != CodeSuccess {
 		h.mu.Unlock()
 		return 0, code
 	}
+	ch.keepLeftLocked(gone, time.Now(), h.cfg.RebindQuiet, h.cfg.MaxMembers)
 	h.changedLocked()
 	h.mu.Unlock()
 	ch.announce(OpLeave, luid)

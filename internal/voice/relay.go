@@ -73,6 +73,20 @@ type channel struct {
 	// gso is whether the relay coalesces the forwards to one member into
 	// one UDP GSO send (Config.GSO and a kernel that knows UDP_SEGMENT).
 	gso bool
+	// left keeps, under hub.mu, the bindings of members that were made
+	// to LEAVE while active (heard from within RebindQuiet), so that a
+	// JOIN of the same uid soon after gets the binding back instead of a
+	// fresh one: otherwise a co-member, who learns every member's uid
+	// from its relayed packets, could LEAVE and JOIN as it and bind its
+	// own address first (docs/voice.md §2.4).
+	left map[uint64]leftBinding
+}
+
+// leftBinding is a binding kept after LEAVE: the bound address and when
+// it was last heard from.
+type leftBinding struct {
+	addr     *bound
+	lastSeen int64
 }
 
 func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
@@ -103,10 +117,18 @@ func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
 
 // addLocked adds uid (or replaces its member, dropping its binding).
 // Called with hub.mu held, which serialises every membership change.
-func (ch *channel) addLocked(uid uint64, now time.Time) {
+func (ch *channel) addLocked(uid uint64, now time.Time) { ch.addBoundLocked(uid, now, leftBinding{}) }
+
+// addBoundLocked adds uid with the binding kept by lb (none if lb.addr is
+// nil), or replaces its member.
+func (ch *channel) addBoundLocked(uid uint64, now time.Time, lb leftBinding) {
 	old := ch.members.Load()
 	m := &member{uid: uid}
 	m.lastSeen.Store(now.UnixNano())
+	if lb.addr != nil {
+		m.addr.Store(lb.addr)
+		m.lastSeen.Store(lb.lastSeen)
+	}
 	next := &memberSet{list: make([]*member, 0, len(old.list)+1), byUID: make(map[uint64]*member, len(old.list)+1)}
 	for _, o := range old.list {
 		if o.uid != uid {
@@ -120,10 +142,14 @@ func (ch *channel) addLocked(uid uint64, now time.Time) {
 }
 
 // removeLocked removes uid and reports whether it was a member.
-func (ch *channel) removeLocked(uid uint64) bool {
+func (ch *channel) removeLocked(uid uint64) bool { return ch.takeLocked(uid) != nil }
+
+// takeLocked removes uid and returns its member, or nil if it was none.
+func (ch *channel) takeLocked(uid uint64) *member {
 	old := ch.members.Load()
-	if old.byUID[uid] == nil {
-		return false
+	gone := old.byUID[uid]
+	if gone == nil {
+		return nil
 	}
 	next := &memberSet{list: make([]*member, 0, len(old.list)), byUID: make(map[uint64]*member, len(old.list))}
 	for _, o := range old.list {
@@ -133,7 +159,44 @@ func (ch *channel) removeLocked(uid uint64) bool {
 		}
 	}
 	ch.members.Store(next)
-	return true
+	return gone
+}
+
+// keepLeftLocked remembers m's binding after a LEAVE if m was heard from
+// within quiet, and forgets bindings that have been silent longer. The
+// table holds only members that left while active, within quiet of now,
+// so it stays small; it is pruned whenever it grows past the channel's
+// member limit.
+func (ch *channel) keepLeftLocked(m *member, now time.Time, quiet time.Duration, limit int) {
+	a, seen := m.addr.Load(), m.lastSeen.Load()
+	if a == nil || now.Sub(time.Unix(0, seen)) >= quiet {
+		return
+	}
+	if ch.left == nil {
+		ch.left = make(map[uint64]leftBinding)
+	}
+	if len(ch.left) >= limit {
+		for uid, lb := range ch.left {
+			if now.Sub(time.Unix(0, lb.lastSeen)) >= quiet {
+				delete(ch.left, uid)
+			}
+		}
+	}
+	ch.left[m.uid] = leftBinding{addr: a, lastSeen: seen}
+}
+
+// takeLeftLocked returns, and forgets, the binding uid left with if it was
+// heard from within quiet of now.
+func (ch *channel) takeLeftLocked(uid uint64, now time.Time, quiet time.Duration) leftBinding {
+	lb, ok := ch.left[uid]
+	if !ok {
+		return leftBinding{}
+	}
+	delete(ch.left, uid)
+	if now.Sub(time.Unix(0, lb.lastSeen)) >= quiet {
+		return leftBinding{}
+	}
+	return lb
 }
 
 func (ch *channel) start() {

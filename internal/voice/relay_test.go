@@ -3,6 +3,7 @@ package voice
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -168,6 +169,62 @@ func TestRelaySpoofing(t *testing.T) {
 	moved.send(pm)
 	if got := b.recv(); !bytes.Equal(got, pm) {
 		t.Fatal("rebound member not heard")
+	}
+}
+
+// TestRelayLeaveJoinKeepsBinding: a co-member who learnt a's uid from its
+// relayed packets cannot take a's stream over by LEAVE and JOIN as a (uid
+// = luid needs no permission): a member that leaves while active gets its
+// binding back when it joins again within RebindQuiet, so a goes on being
+// heard and the other address stays spoofed. A member that was silent for
+// RebindQuiet before it left joins with a fresh binding.
+func TestRelayLeaveJoinKeepsBinding(t *testing.T) {
+	cfg := testHubConfig()
+	cfg.RebindQuiet = 300 * time.Millisecond
+	h := newTestHub(t, cfg, matrixUsers())
+	chid, ms := channelWith(t, h, uNone, uKick)
+	a, b := ms[0], ms[1]
+	hello := a.user("hello")
+	a.send(hello)
+	got := b.recv()
+	stolen := binary.BigEndian.Uint64(got[:8]) // b learns a's uid
+	if stolen != uNone {
+		t.Fatalf("relayed uid %d, want %d", stolen, uNone)
+	}
+	must(t)(h.Leave(stolen, stolen, chid))
+	must(t)(h.Join(stolen, stolen, chid))
+	evil := newMember(t, stolen, uint64(a.to.Port))
+	spoofed := h.dropped(dropSpoofed)
+	evil.send(evil.user("injected as a"))
+	waitFor(t, func() bool { return h.dropped(dropSpoofed) == spoofed+1 })
+	real := a.user("real a, still active")
+	a.send(real)
+	if got := b.recv(); !bytes.Equal(got, real) {
+		t.Fatalf("b got %q, want a's packet", got[8:30])
+	}
+
+	// Silent for RebindQuiet, then LEAVE and JOIN: the binding is gone,
+	// and the first address heard from is the member's.
+	waitFor(t, func() bool {
+		h.mu.Lock()
+		m := h.channels[chid].members.Load().byUID[uNone]
+		h.mu.Unlock()
+		return time.Since(time.Unix(0, m.lastSeen.Load())) > cfg.RebindQuiet
+	})
+	must(t)(h.Leave(uNone, uNone, chid))
+	must(t)(h.Join(uNone, uNone, chid))
+	moved := newMember(t, uNone, uint64(a.to.Port))
+	moved.bindAck(78)
+	pm := moved.user("moved")
+	moved.send(pm)
+	if got := b.recv(); !bytes.Equal(got, pm) {
+		t.Fatal("the member that left while silent was not bound afresh")
+	}
+	h.mu.Lock()
+	left := len(h.channels[chid].left)
+	h.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d bindings kept after they were taken or expired", left)
 	}
 }
 
