@@ -151,9 +151,69 @@ type sm struct {
 type dedupKey [2]uint64
 
 type peerQueue struct {
-	q        fifo[*sm]
-	reg      *Registration
-	inflight int
+	q   fifo[*sm]
+	reg *Registration
+	// flight holds the deliveries in flight, each with the generation it
+	// started in; gen is the current generation. A receipt that names no
+	// SM waits at a barrier for every delivery started before it to end
+	// (one of them may carry its id: barrierLocked). All guarded by c.mu.
+	flight   map[*sm]uint64
+	gen      uint64
+	barriers []flightBarrier
+}
+
+// flightBarrier is closed once no delivery that started in a generation
+// before gen is in flight.
+type flightBarrier struct {
+	gen uint64
+	ch  chan struct{}
+}
+
+// inflight is how many deliveries are in flight.
+func (pq *peerQueue) inflight() int { return len(pq.flight) }
+
+// startLocked counts s in flight.
+func (pq *peerQueue) startLocked(s *sm) {
+	if pq.flight == nil {
+		pq.flight = make(map[*sm]uint64)
+	}
+	pq.flight[s] = pq.gen
+}
+
+// endLocked counts s out of flight and opens the barriers it was the last
+// to hold.
+func (pq *peerQueue) endLocked(s *sm) {
+	delete(pq.flight, s)
+	if len(pq.barriers) == 0 {
+		return
+	}
+	oldest := pq.gen
+	for _, g := range pq.flight {
+		oldest = min(oldest, g)
+	}
+	keep := pq.barriers[:0]
+	for _, b := range pq.barriers {
+		if oldest >= b.gen {
+			close(b.ch)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	clear(pq.barriers[len(keep):])
+	pq.barriers = keep
+}
+
+// barrierLocked returns a channel that is closed once every delivery in
+// flight now has ended and its outcome is applied, or nil if none is in
+// flight. Deliveries started after the call do not hold it.
+func (pq *peerQueue) barrierLocked() <-chan struct{} {
+	if len(pq.flight) == 0 {
+		return nil
+	}
+	pq.gen++
+	ch := make(chan struct{})
+	pq.barriers = append(pq.barriers, flightBarrier{gen: pq.gen, ch: ch})
+	return ch
 }
 
 // Core is the SMSC core. Create it with New, feed it the store's active

@@ -874,3 +874,68 @@ func TestDuplicateEntryLifecycle(t *testing.T) {
 		t.Fatalf("%d SMs listed and %d duplicate keys, want 1 and 1 (the resubmission)", listed, keys)
 	}
 }
+
+// TestReceiptOvertakesItsDelivery: an upstream that answers submit_sm and
+// sends the receipt at once can have the receipt matched before the
+// delivery that carries the id has come back to the core. The receipt
+// waits for the deliveries in flight and then finds its SM; a receipt for
+// an id no delivery carries is NOT_FOUND, at once when nothing is in
+// flight.
+func TestReceiptOvertakesItsDelivery(t *testing.T) {
+	h := newHarness(t, Config{})
+	r := sms(intl(numProv), intl(numOutside), pms.ClassLocal, "early receipt")
+	r.State.SRR = true
+	idx := h.submit(r)
+	up := newFake()
+	receipt := make(chan error, 1)
+	unknown := make(chan error, 1)
+	up.deliver = func(i uint64, _ *pms.Record) (string, Status, error) {
+		// The receipt arrives while this delivery has not returned.
+		go func() { receipt <- h.core.PeerReceipt(context.Background(), "", fmt.Sprint("up-", i), pms.Delivered) }()
+		go func() { unknown <- h.core.PeerReceipt(context.Background(), "", "no-such-id", pms.Delivered) }()
+		for {
+			h.core.mu.Lock()
+			waiting := len(h.core.peers[""].barriers)
+			h.core.mu.Unlock()
+			if waiting == 2 {
+				break
+			}
+			runtime.Gosched()
+		}
+		return fmt.Sprint("up-", i), coresock.StatusOK, nil
+	}
+	h.register(up, RolePeer, "")
+	if err := <-receipt; err != nil {
+		t.Fatalf("the receipt that overtook its delivery: %v", err)
+	}
+	h.waitDischarge(discharge{idx, pms.Delivered})
+	var e *Error
+	if err := <-unknown; !errors.As(err, &e) || e.Status != coresock.StatusNotFound {
+		t.Fatalf("unknown id after the deliveries ended: %v", err)
+	}
+	if err := h.core.PeerReceipt(context.Background(), "", "no-such-id", pms.Delivered); !errors.As(err, &e) || e.Status != coresock.StatusNotFound {
+		t.Fatalf("unknown id with nothing in flight: %v", err)
+	}
+	h.core.mu.Lock()
+	left := len(h.core.peers[""].barriers)
+	h.core.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d barriers left", left)
+	}
+}
+
+// TestPeerQueueGoesWithItsHandler: the peer table does not keep an empty
+// queue for every name a handler ever registered.
+func TestPeerQueueGoesWithItsHandler(t *testing.T) {
+	h := newHarness(t, Config{})
+	for i := range 3 {
+		reg := h.register(newFake(), RolePeer, fmt.Sprint("p", i))
+		h.core.Unregister(reg)
+	}
+	h.core.mu.Lock()
+	n := len(h.core.peers)
+	h.core.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d peer queues after their handlers left", n)
+	}
+}

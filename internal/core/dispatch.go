@@ -110,6 +110,12 @@ func (c *Core) Unregister(reg *Registration) {
 	case RolePeer:
 		if pq := c.peers[reg.name]; pq != nil && pq.reg == reg {
 			pq.reg = nil
+			// An empty queue goes with its handler, so that handlers
+			// registering ever new names do not grow the table that
+			// every dispatch walks; SMs for the name make it again.
+			if pq.q.len() == 0 && pq.inflight() == 0 && len(pq.barriers) == 0 {
+				delete(c.peers, reg.name)
+			}
 		}
 	}
 	c.log.Info("role handler gone", "role", reg.role.String(), "peer", reg.name)
@@ -227,13 +233,13 @@ func (c *Core) dispatchLocked(starts []peerStart) []peerStart {
 			continue
 		}
 		ah, async := reg.h.(AsyncPeerDeliverer)
-		for pq.inflight < c.cfg.PeerWindow && pq.q.len() > 0 {
+		for pq.inflight() < c.cfg.PeerWindow && pq.q.len() > 0 {
 			s := pq.q.pop()
 			if s.loc != locPeerQueue {
 				continue
 			}
 			s.loc = locPeerFlight
-			pq.inflight++
+			pq.startLocked(s)
 			epoch := reg.epoch
 			if async {
 				// Only an SM whose record is in RAM: a pread would
@@ -300,7 +306,7 @@ func (c *Core) deliverToPeer(reg *Registration, epoch uint64, pq *peerQueue, s *
 	rec, err := c.recordOf(s)
 	if err != nil {
 		c.mu.Lock()
-		pq.inflight--
+		pq.endLocked(s)
 		c.retryLocked(s, coresock.StatusTemporaryFailure)
 		c.mu.Unlock()
 		return
@@ -340,7 +346,7 @@ func (c *Core) deliverRec(reg *Registration, epoch uint64, pq *peerQueue, s *sm,
 // the state writes it causes are queued rather than waited for.
 func (c *Core) delivered(reg *Registration, epoch uint64, pq *peerQueue, s *sm, id string, st Status, err error, async bool) {
 	c.mu.Lock()
-	pq.inflight--
+	pq.endLocked(s)
 	switch {
 	case err != nil && (errors.Is(err, ErrRequeue) || reg.gone || !reg.up || reg.epoch != epoch):
 		// The handler went away, or its link asked to slow down: the

@@ -60,8 +60,30 @@ func (c *Core) PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms
 	c.mu.Lock()
 	s := c.awaiting[peerMsgID]
 	if s == nil || s.loc != locReceiptWait {
+		// The receipt may have overtaken its own SM: an upstream that
+		// answers submit_sm and sends the receipt at once (a rejected
+		// destination, typically) can have it here before the delivery
+		// that carries the id has come back to the core. Wait for the
+		// deliveries in flight now to end, then look again; only then is
+		// the id unknown.
+		var ended <-chan struct{}
+		if pq := c.peers[peer]; pq != nil {
+			ended = pq.barrierLocked()
+		}
 		c.mu.Unlock()
-		return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+		if ended == nil {
+			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+		}
+		c.mu.Lock()
+		if s = c.awaiting[peerMsgID]; s == nil || s.loc != locReceiptWait {
+			c.mu.Unlock()
+			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+		}
 	}
 	c.detachLocked(s)
 	c.mu.Unlock()

@@ -1,0 +1,133 @@
+package smpp_test
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"switchboard/internal/config"
+	"switchboard/internal/pms"
+	"switchboard/internal/smpp/pdu"
+	"switchboard/internal/smstext"
+)
+
+// eagerUpstream is an upstream SMSC that sends each receipt right behind
+// its submit_sm_resp, in the same write: it binds anything; the first
+// submit_sm of each text gets ESME_RSYSERR (so that the retry takes the
+// uplink's blocking DeliverToPeer, not its callback), the second a
+// submit_sm_resp and the DELIVRD receipt for the id it was just given.
+func eagerUpstream(t *testing.T) (port int, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				seen := map[string]int{}
+				next := 1000
+				seq := uint32(1)
+				buf := make([]byte, 0, 1<<16)
+				tmp := make([]byte, 1<<16)
+				for {
+					n, err := c.Read(tmp)
+					if err != nil {
+						return
+					}
+					buf = append(buf, tmp[:n]...)
+					for {
+						l, ferr := pdu.Frame(buf, 0)
+						if ferr != nil || l == 0 {
+							break
+						}
+						p, derr := pdu.Decode(buf[:l])
+						buf = buf[l:]
+						if derr != nil {
+							continue
+						}
+						var out []byte
+						switch b := p.Body.(type) {
+						case *pdu.Bind:
+							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: p.Header.Sequence}, Body: &pdu.BindResp{Cmd: pdu.BindTransceiverResp, SystemID: "up"}})
+						case *pdu.EnquireLinkBody:
+							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: p.Header.Sequence}, Body: &pdu.EnquireLinkRespBody{}})
+						case *pdu.SM:
+							txt := string(b.ShortMessage)
+							seen[txt]++
+							if seen[txt] == 1 {
+								out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Status: pdu.StatusSysErr, Sequence: p.Header.Sequence}, Body: &pdu.SMResp{Cmd: pdu.SubmitSMResp}})
+								break
+							}
+							next++
+							id := fmt.Sprint(next)
+							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: p.Header.Sequence}, Body: &pdu.SMResp{Cmd: pdu.SubmitSMResp, MessageID: id}})
+							seq++
+							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: &pdu.SM{
+								Cmd: pdu.DeliverSM, Source: b.Dest, Dest: b.Source, ESMClass: 0x04,
+								ShortMessage: []byte("id:" + id + " sub:001 dlvrd:001 submit date:2401011200 done date:2401011200 stat:DELIVRD err:000 text:"),
+								TLVs:         pdu.TLVs{pdu.TLVCString(pdu.TagReceiptedMessageID, id), pdu.TLVUint8(pdu.TagMessageState, pdu.StateDelivered)},
+							}})
+						}
+						if len(out) > 0 {
+							c.Write(out)
+						}
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, func() { ln.Close(); wg.Wait() }
+}
+
+// TestUplinkReceiptRightBehindItsResp: a receipt that reaches the core
+// before the delivery carrying its id has come back is still matched, so
+// no SM waits for a receipt that was acknowledged already.
+func TestUplinkReceiptRightBehindItsResp(t *testing.T) {
+	port, stopUp := eagerUpstream(t)
+	w := startWorld(t, func(c *config.Config) {
+		c.Uplink.Host, c.Uplink.Port = "127.0.0.1", port
+		c.Uplink.SystemID, c.Uplink.Password = "x", "y"
+	})
+	defer stopUp()
+	defer w.stop()
+	const n = 40
+	var idx []uint64
+	for i := range n {
+		parts, _ := smstext.Encode(fmt.Sprintf("msg %d", i), 1, smstext.Options{})
+		p := parts[0]
+		r := &pms.Record{Kind: pms.KindSM, SrcClass: pms.ClassLocal,
+			Src: pms.Address{TON: 1, NPI: 1, Digits: numLocal}, Dst: pms.Address{TON: 1, NPI: 1, Digits: numOutside},
+			DCS: p.DCS, ESM: p.ESM, UDL: p.UDL, UD: p.UD}
+		r.State.SRR = true
+		id, _, err := w.srv.Core().Submit(t.Context(), r, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = append(idx, id)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range idx {
+		for {
+			r := w.record(t, id)
+			if r.State.Disposition == pms.Delivered {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("SM %d is %v (peer id %q, %d attempts) after its DELIVRD receipt was sent", id, r.State.Disposition, r.State.PeerMsgID, r.State.Attempts)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the store: no signal to wait on
+		}
+	}
+}
