@@ -77,6 +77,12 @@ type Config struct {
 	// last 128 of the most recently active groups and inboxes); 0 takes
 	// the default, 100,000, and a negative value turns the cache off.
 	HistoryCache int
+	// MaxGroups bounds the groups one session follows (default 1000).
+	// Every SEND to a group and every SYNC of one joins it, and nothing
+	// but logging out leaves; without a bound, a client that SYNCs ever
+	// new names would grow the service's memory for as long as it stays.
+	// Joining one more leaves the group joined longest ago.
+	MaxGroups int
 	// Groups are public groups: always groups, never usernames (the UDP
 	// chat's broadcast group is one).
 	Groups  []string
@@ -94,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HistoryCache == 0 {
 		c.HistoryCache = 100000
+	}
+	if c.MaxGroups <= 0 {
+		c.MaxGroups = 1000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -2,8 +2,11 @@ package chat
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"switchboard/internal/pms"
 )
@@ -301,5 +304,43 @@ func TestHistoryReadersWithoutLock(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+// A session follows at most MaxGroups groups: joining one more leaves the
+// one joined longest ago, in the session and in the service's table.
+func TestMaxGroups(t *testing.T) {
+	s := New(Config{MaxGroups: 3}, nil, nil)
+	ss, err := s.Login("joiner", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"g1", "g2", "g3", "g2", "g4", "g5"} {
+		ss.Join(g)
+	}
+	s.mu.RLock()
+	var following, table []string
+	for g := range ss.groups {
+		following = append(following, g)
+	}
+	for g := range s.groups {
+		table = append(table, g)
+	}
+	s.mu.RUnlock()
+	slices.Sort(following)
+	slices.Sort(table)
+	want := []string{"g3", "g4", "g5"}
+	if !slices.Equal(following, want) || !slices.Equal(table, want) {
+		t.Fatalf("following %v, service groups %v; want %v", following, table, want)
+	}
+	if got := testutil.ToFloat64(s.m.groupsLeft); got != 2 {
+		t.Fatalf("groups left = %v, want 2", got)
+	}
+	ss.Logout()
+	s.mu.RLock()
+	n := len(s.groups)
+	s.mu.RUnlock()
+	if n != 0 {
+		t.Fatalf("%d groups after the only member logged out", n)
 	}
 }

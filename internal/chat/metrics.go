@@ -15,6 +15,9 @@ type Metrics struct {
 	// from the cache of recent messages and from the store.
 	historyCached prometheus.Counter
 	historyRead   prometheus.Counter
+	// groupsLeft counts groups a session stopped following because it
+	// joined more than MaxGroups.
+	groupsLeft prometheus.Counter
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil:
@@ -39,10 +42,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_chat_history_cached_total", Help: "Messages SYNC returned from the cache of recent messages."}),
 		historyRead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_chat_history_read_total", Help: "Messages SYNC read from the store."}),
+		groupsLeft: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_chat_groups_left_total", Help: "Groups sessions stopped following because they joined more than max_groups."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.online, m.posted, m.duplicates, m.deliveries, m.smsIn, m.smsOut, m.readErrors,
-			m.historyCached, m.historyRead)
+			m.historyCached, m.historyRead, m.groupsLeft)
 	}
 	return m
 }

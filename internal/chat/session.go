@@ -20,8 +20,10 @@ type Session struct {
 	id   uint64
 	name string
 	ep   Endpoint
-	// groups this session follows; guarded by Service.mu.
-	groups map[string]struct{}
+	// groups this session follows, each with when it was joined (joins
+	// counts them); guarded by Service.mu.
+	groups map[string]uint64
+	joins  uint64
 }
 
 // Name is the session's username.
@@ -42,7 +44,7 @@ func (s *Service) Login(name string, ep Endpoint) (*Session, error) {
 		return nil, ErrNameTaken
 	}
 	s.nextID++
-	ss := &Session{svc: s, id: s.nextID, name: name, ep: ep, groups: map[string]struct{}{}}
+	ss := &Session{svc: s, id: s.nextID, name: name, ep: ep, groups: map[string]uint64{}}
 	s.online[name] = ss
 	s.m.online.Inc()
 	return ss, nil
@@ -100,13 +102,38 @@ func (ss *Session) Join(group string) {
 	if _, ok := ss.groups[group]; ok {
 		return
 	}
+	if len(ss.groups) >= s.cfg.MaxGroups {
+		ss.leaveOldestLocked()
+	}
 	m := s.groups[group]
 	if m == nil {
 		m = &members{pos: map[*Session]int{}}
 		s.groups[group] = m
 	}
 	m.add(ss)
-	ss.groups[group] = struct{}{}
+	ss.joins++
+	ss.groups[group] = ss.joins
+}
+
+// leaveOldestLocked stops following the group joined longest ago. The
+// scan is over at most MaxGroups groups and runs only when a session
+// following that many joins another.
+func (ss *Session) leaveOldestLocked() {
+	s := ss.svc
+	oldest, at := "", uint64(math.MaxUint64)
+	for g, n := range ss.groups {
+		if n < at {
+			oldest, at = g, n
+		}
+	}
+	delete(ss.groups, oldest)
+	if m := s.groups[oldest]; m != nil {
+		m.remove(ss)
+		if len(m.list) == 0 {
+			delete(s.groups, oldest)
+		}
+	}
+	s.m.groupsLeft.Inc()
 }
 
 // Kind of target a name is, for Post and History.

@@ -49,6 +49,7 @@ type Chat struct {
 	DedupWindow       Duration `toml:"dedup_window"`
 	SMSMaxParts       int      `toml:"sms_max_parts"`
 	HistoryCache      int      `toml:"history_cache"`
+	MaxGroups         int      `toml:"max_groups"`
 }
 
 // CPT configures the CPT text-chat server (docs/cpt.md).
@@ -63,6 +64,7 @@ type CPT struct {
 	Rate           float64  `toml:"rate"`
 	Burst          int      `toml:"burst"`
 	ConnectTimeout Duration `toml:"connect_timeout"`
+	WriteTimeout   Duration `toml:"write_timeout"`
 	MaxConnections int      `toml:"max_connections"`
 }
 
@@ -424,6 +426,9 @@ func (c *Config) validateChat(bad func(key, format string, args ...any) error) e
 	if c.Chat.HistoryCache < 0 {
 		return bad("chat.history_cache", "must not be negative (0 turns the cache off)")
 	}
+	if c.Chat.MaxGroups < 1 || c.Chat.MaxGroups > 1000000 {
+		return bad("chat.max_groups", "%d is not between 1 and 1000000", c.Chat.MaxGroups)
+	}
 	if c.Chat.SMSMaxParts < 1 || c.Chat.SMSMaxParts > 255 {
 		return bad("chat.sms_max_parts", "%d is not between 1 and 255", c.Chat.SMSMaxParts)
 	}
@@ -460,6 +465,9 @@ func (c *Config) validateChat(bad func(key, format string, args ...any) error) e
 	}
 	if p.ConnectTimeout.Duration <= 0 {
 		return bad("cpt.connect_timeout", "must be positive")
+	}
+	if p.WriteTimeout.Duration <= 0 {
+		return bad("cpt.write_timeout", "must be positive")
 	}
 	if p.MaxConnections < 1 {
 		return bad("cpt.max_connections", "must be positive")

@@ -54,6 +54,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[store]\nmax_batch = 0\n", "store.max_batch"},
 		{"[store]\npreallocate_mb = -1\n", "store.preallocate_mb"},
 		{"[store]\npreallocate_mb = 2048\n", "store.preallocate_mb"},
+		{"[cpt]\nwrite_timeout = \"0s\"\n", "cpt.write_timeout"},
+		{"[chat]\nmax_groups = 0\n", "chat.max_groups"},
 		{"[runtime]\ngc_percent = 10\n", "runtime.gc_percent"},
 		{"[runtime]\ngc_percent = 5000\n", "runtime.gc_percent"},
 		{"[runtime]\nheap_huge_pages_mb = -1\n", "runtime.heap_huge_pages_mb"},

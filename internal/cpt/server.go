@@ -38,6 +38,12 @@ type ServerConfig struct {
 	// ConnectTimeout closes a connection that has not logged in by then
 	// (default 30s), so idle sockets cannot pile up unauthenticated.
 	ConnectTimeout time.Duration
+	// WriteTimeout disconnects, as a slow consumer, a client that takes
+	// none of what we write to it for this long (default 30s). The send
+	// queue's bound alone catches only a client that more is queued for:
+	// one that asks for a long SYNC and then stops reading would hold its
+	// connection, session and reply forever.
+	WriteTimeout time.Duration
 	// MaxConnectTries closes a connection after this many refused
 	// CONNECTs (default 5).
 	MaxConnectTries int
@@ -76,6 +82,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
 	}
 	if c.MaxConnectTries <= 0 {
 		c.MaxConnectTries = 5

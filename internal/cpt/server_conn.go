@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -519,8 +520,12 @@ func (c *conn) flush() {
 		c.out = spare[:0]
 		c.cond.Broadcast()
 		c.mu.Unlock()
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		if _, err := c.nc.Write(buf); err != nil {
 			c.mu.Lock()
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.dead {
+				c.cutSlowLocked(len(buf))
+			}
 			c.killLocked()
 			c.flushing = false
 			c.mu.Unlock()

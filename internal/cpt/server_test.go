@@ -303,6 +303,45 @@ func TestSlowConsumerIsCut(t *testing.T) {
 	slow.expectClosed()
 }
 
+// A client that asks for a long SYNC and then reads nothing is cut once
+// the write timeout passes, though nothing more is queued for it, and its
+// name is free again.
+func TestNonReadingSyncIsCut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CPT.SendQueue = 8 << 10
+	cfg.CPT.Rate, cfg.CPT.Burst = 1e6, 100000
+	cfg.CPT.WriteTimeout.Duration = 300 * time.Millisecond
+	w := startWorld(t, cfg)
+	wr := w.login(t, "writer")
+	// More than the kernel buffers between us (the server's send buffer
+	// grows to 4 MiB here), so that the server's writes block.
+	var lines []string
+	pad := strings.Repeat("p", 1000)
+	for i := range 6000 {
+		lines = append(lines, fmt.Sprintf("SEND quiet %d %s", i, pad))
+	}
+	wr.send(lines...)
+	for range lines {
+		wr.expect("ACK")
+	}
+	stuck := w.dial(t)
+	if err := stuck.c.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	stuck.send("CONNECT stuck", "SYNC quiet") // and never read
+	deadline := time.Now().Add(20 * time.Second)
+	for w.metric(t, "switchboard_cpt_slow_consumers_total") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a client that reads none of its SYNC reply is still connected")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the metrics page: no signal to wait on
+	}
+	again := w.login(t, "stuck")
+	// The name is free again, and the session works.
+	again.send("SEND quiet hello")
+	again.expect("ACK")
+}
+
 func TestRateLimit(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.CPT.Rate = 1

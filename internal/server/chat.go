@@ -65,6 +65,7 @@ func (s *Server) newChat(dir accountDirectory) *chat.Service {
 		SMSParts:     s.cfg.Chat.SMSMaxParts,
 		Groups:       []string{s.cfg.UDPChat.Lobby},
 		HistoryCache: historyCache(s.cfg.Chat.HistoryCache),
+		MaxGroups:    s.cfg.Chat.MaxGroups,
 		Logger:       s.log.With("service", "chat"),
 		Metrics:      chat.NewMetrics(s.reg),
 	}, s.core, dir)
@@ -101,6 +102,7 @@ func (s *Server) startCPT(svc *chat.Service, table *atomic.Pointer[accounts.Tabl
 		Rate:              c.Rate,
 		Burst:             c.Burst,
 		ConnectTimeout:    c.ConnectTimeout.Duration,
+		WriteTimeout:      c.WriteTimeout.Duration,
 		MaxConns:          c.MaxConnections,
 		AllowUnregistered: s.cfg.Chat.AllowUnregistered,
 		Auth: func(name string, secret []byte, ip netip.Addr) (string, bool) {
