@@ -388,17 +388,8 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 			return
 		}
 		if b.ESMClass&0x3C != 0 {
-			// Applying a receipt is a durable write: off the reader.
-			ow := sess.Value.(*owed)
-			if !ow.add(1, u.cfg.MaxInFlight) {
-				sess.Respond(hd.Sequence, pdu.StatusThrottled, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
-				return
-			}
-			u.wg.Add(1)
-			u.work.Go(func() {
-				defer u.wg.Done()
-				defer ow.done(1)
-				sess.Respond(hd.Sequence, u.receipt(b), &pdu.SMResp{Cmd: pdu.DeliverSMResp})
+			u.takeReceipt(sess, b.TLVs, b.ShortMessage, func(st pdu.Status) {
+				sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
 			})
 			return
 		}
@@ -407,6 +398,15 @@ func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 			sess.Respond(hd.Sequence, st, &pdu.SMResp{Cmd: pdu.DeliverSMResp})
 		})
 	case *pdu.DataSMBody:
+		if b.ESMClass&0x3C != 0 {
+			// SMPP 3.4 §4.7.1 lets an SMSC send receipts as data_sm,
+			// the text (if any) in message_payload.
+			text, _ := b.TLVs.Get(pdu.TagMessagePayload)
+			u.takeReceipt(sess, b.TLVs, text, func(st pdu.Status) {
+				sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{})
+			})
+			return
+		}
 		in := inboundDataSM(b)
 		u.mo(sess, &in, func(st pdu.Status) {
 			sess.Respond(hd.Sequence, st, &pdu.DataSMRespBody{})
@@ -454,15 +454,31 @@ func (u *Uplink) mo(sess *Session, in *inbound, answer func(pdu.Status)) {
 	})
 }
 
+// takeReceipt applies a receipt (a deliver_sm or data_sm whose esm_class
+// says so) off the reader, since it is a durable write, and answers it.
+func (u *Uplink) takeReceipt(sess *Session, tlvs pdu.TLVs, text []byte, answer func(pdu.Status)) {
+	ow := sess.Value.(*owed)
+	if !ow.add(1, u.cfg.MaxInFlight) {
+		answer(pdu.StatusThrottled)
+		return
+	}
+	u.wg.Add(1)
+	u.work.Go(func() {
+		defer u.wg.Done()
+		defer ow.done(1)
+		answer(u.receipt(tlvs, text))
+	})
+}
+
 // receipt handles a delivery receipt from the upstream. The receipted id
 // comes from the receipted_message_id TLV, else from the Appendix B text.
-func (u *Uplink) receipt(b *pdu.SM) pdu.Status {
-	id, _ := b.TLVs.CString(pdu.TagReceiptedMessageID)
-	rc, perr := pdu.ParseReceipt(string(b.ShortMessage))
+func (u *Uplink) receipt(tlvs pdu.TLVs, text []byte) pdu.Status {
+	id, _ := tlvs.CString(pdu.TagReceiptedMessageID)
+	rc, perr := pdu.ParseReceipt(string(text))
 	if id == "" && perr == nil {
 		id = rc.ID
 	}
-	state, hasState := b.TLVs.Uint8(pdu.TagMessageState)
+	state, hasState := tlvs.Uint8(pdu.TagMessageState)
 	disp, final := dispositionFromReceipt(rc.Stat, state, hasState)
 	if id == "" {
 		u.m.malformed("receipt_without_id")

@@ -18,7 +18,9 @@ import (
 // submit_sm of each text gets ESME_RSYSERR (so that the retry takes the
 // uplink's blocking DeliverToPeer, not its callback), the second a
 // submit_sm_resp and the DELIVRD receipt for the id it was just given.
-func eagerUpstream(t *testing.T) (port int, stop func()) {
+// With dataSM, the receipt is a data_sm (SMPP 3.4 §4.7.1), with the
+// receipt's TLVs and no text.
+func eagerUpstream(t *testing.T, dataSM bool) (port int, stop func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +76,16 @@ func eagerUpstream(t *testing.T) (port int, stop func()) {
 							id := fmt.Sprint(next)
 							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: p.Header.Sequence}, Body: &pdu.SMResp{Cmd: pdu.SubmitSMResp, MessageID: id}})
 							seq++
-							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: &pdu.SM{
+							tlvs := pdu.TLVs{pdu.TLVCString(pdu.TagReceiptedMessageID, id), pdu.TLVUint8(pdu.TagMessageState, pdu.StateDelivered)}
+							var receipt pdu.Body = &pdu.SM{
 								Cmd: pdu.DeliverSM, Source: b.Dest, Dest: b.Source, ESMClass: 0x04,
 								ShortMessage: []byte("id:" + id + " sub:001 dlvrd:001 submit date:2401011200 done date:2401011200 stat:DELIVRD err:000 text:"),
-								TLVs:         pdu.TLVs{pdu.TLVCString(pdu.TagReceiptedMessageID, id), pdu.TLVUint8(pdu.TagMessageState, pdu.StateDelivered)},
-							}})
+								TLVs:         tlvs,
+							}
+							if dataSM {
+								receipt = &pdu.DataSMBody{Source: b.Dest, Dest: b.Source, ESMClass: 0x04, TLVs: tlvs}
+							}
+							out, _ = pdu.Append(out, pdu.PDU{Header: pdu.Header{Sequence: seq}, Body: receipt})
 						}
 						if len(out) > 0 {
 							c.Write(out)
@@ -94,8 +101,14 @@ func eagerUpstream(t *testing.T) (port int, stop func()) {
 // TestUplinkReceiptRightBehindItsResp: a receipt that reaches the core
 // before the delivery carrying its id has come back is still matched, so
 // no SM waits for a receipt that was acknowledged already.
-func TestUplinkReceiptRightBehindItsResp(t *testing.T) {
-	port, stopUp := eagerUpstream(t)
+func TestUplinkReceiptRightBehindItsResp(t *testing.T) { uplinkReceipts(t, false) }
+
+// TestUplinkReceiptAsDataSM: a receipt sent as data_sm is applied like a
+// deliver_sm one.
+func TestUplinkReceiptAsDataSM(t *testing.T) { uplinkReceipts(t, true) }
+
+func uplinkReceipts(t *testing.T, dataSM bool) {
+	port, stopUp := eagerUpstream(t, dataSM)
 	w := startWorld(t, func(c *config.Config) {
 		c.Uplink.Host, c.Uplink.Port = "127.0.0.1", port
 		c.Uplink.SystemID, c.Uplink.Password = "x", "y"
