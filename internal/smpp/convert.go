@@ -169,14 +169,19 @@ func (in *inbound) records(class pms.Class, peer string, maxParts int, now time.
 		}
 		m.SAR = &smdata.SAR{Ref: r, Total: t, Seq: q}
 	}
-	var ref uint16
+	opts := smdata.Options{MaxParts: maxParts}
+	if err := smdata.CheckSize(m, opts); err != nil {
+		// Before the hash below: a submit_multi repeats this for each of
+		// up to 254 destinations, which must not each hash 64 KiB.
+		return nil, dataStatus(err)
+	}
 	if m.Payload != nil || len(m.ShortMessage) > smstext.MaxUDOctets/2 {
 		// Only a message that may need splitting needs a reference. Up to
 		// 70 octets always fits one record, whatever the coding: even
 		// Latin-1 turned into UCS-2 doubles to at most 140.
-		ref = in.concatRef(peer)
+		opts.Ref = in.concatRef(peer)
 	}
-	parts, err := smdata.ToParts(m, smdata.Options{Ref: ref, MaxParts: maxParts})
+	parts, err := smdata.ToParts(m, opts)
 	if err != nil {
 		return nil, dataStatus(err)
 	}

@@ -132,19 +132,30 @@ func highBit(b []byte) int {
 // Part.Ref, Total and Seq are filled from the UDH, so the store's
 // concatenation fields agree with it. The parts never alias m's slices, so
 // the caller may reuse its PDU buffer.
-func ToParts(m Message, opts Options) ([]smstext.Part, error) {
+// CheckSize refuses, with ErrTooLong, a body that no number of parts up
+// to opts' limit could hold, without looking at its content: no part holds
+// more than 160 octets of SMPP text (160 unpacked septets; Latin-1 and IA5
+// octets become at least one septet or two UCS-2 octets each). ToParts
+// calls it first, so that a 64 KiB message_payload costs nothing; callers
+// that do work per message before ToParts (hashing it, say) call it
+// before that work. (When both bodies are set, parse reports that
+// instead.)
+func CheckSize(m Message, opts Options) error {
 	limit := partLimit(opts)
-	// No part holds more than 160 octets of SMPP text (160 unpacked
-	// septets; Latin-1 and IA5 octets become at least one septet or two
-	// UCS-2 octets each), so a longer body is refused before any
-	// conversion work, and a 64 KiB message_payload costs nothing.
-	// (When both bodies are set, parse reports that instead.)
 	body := m.ShortMessage
 	if m.Payload != nil {
 		body = m.Payload
 	}
 	if n := len(body); n > maxSeptets*limit && (m.Payload == nil || len(m.ShortMessage) == 0) {
-		return nil, fmt.Errorf("%w: %d octets cannot fit in %d parts", ErrTooLong, n, limit)
+		return fmt.Errorf("%w: %d octets cannot fit in %d parts", ErrTooLong, n, limit)
+	}
+	return nil
+}
+
+func ToParts(m Message, opts Options) ([]smstext.Part, error) {
+	limit := partLimit(opts)
+	if err := CheckSize(m, opts); err != nil {
+		return nil, err
 	}
 	msg, err := parse(m)
 	if err != nil {

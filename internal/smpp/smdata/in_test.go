@@ -417,3 +417,18 @@ func TestEmptyPayloadIsOneEmptyPart(t *testing.T) {
 		}
 	}
 }
+
+// CheckSize refuses what no part count could hold, whatever the content,
+// and lets through what may fit.
+func TestCheckSize(t *testing.T) {
+	big := Message{Payload: make([]byte, 64<<10)}
+	if err := CheckSize(big, Options{MaxParts: 255}); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("64 KiB payload: %v", err)
+	}
+	if err := CheckSize(Message{Payload: make([]byte, 160*4)}, Options{MaxParts: 4}); err != nil {
+		t.Fatalf("640 octets in 4 parts: %v", err)
+	}
+	if err := CheckSize(Message{Payload: make([]byte, 160*4+1)}, Options{MaxParts: 4}); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("641 octets in 4 parts: %v", err)
+	}
+}
