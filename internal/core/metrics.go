@@ -13,8 +13,11 @@ import (
 
 // Metrics are the core's Prometheus collectors.
 type Metrics struct {
-	submits  prometheus.Counter
-	accepted *prometheus.CounterVec
+	submits prometheus.Counter
+	// socketBusy counts core-socket requests answered TOO_BUSY because
+	// their client had maxBackground in flight.
+	socketBusy prometheus.Counter
+	accepted   *prometheus.CounterVec
 	// acceptedBy caches accepted's counters by class, made on first use
 	// (WithLabelValues hashes and locks on every call).
 	acceptedBy    [6]atomic.Pointer[prometheus.Counter]
@@ -35,6 +38,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		submits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_core_submits_total", Help: "SMSC_REQ_SUBMIT requests."}),
+		socketBusy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "switchboard_core_socket_busy_total", Help: "Core-socket requests answered TOO_BUSY: their client had too many in flight."}),
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_core_accepted_total", Help: "SMs accepted, by destination class."}, []string{"dst"}),
 		rejected: promvec.New(prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -57,7 +62,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "switchboard_core_ephemeral_total", Help: "Ephemeral (RAM-only) SMs accepted."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.submits, m.accepted, m.rejected.Vec(), m.duplicates, m.discharged.Vec(),
+		reg.MustRegister(m.submits, m.socketBusy, m.accepted, m.rejected.Vec(), m.duplicates, m.discharged.Vec(),
 			m.statusReports, m.retries, m.retaken, m.imsiCacheHits, m.active, m.ephemeral)
 	}
 	return m

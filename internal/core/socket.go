@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
@@ -31,7 +32,33 @@ type conn struct {
 
 	mu  sync.Mutex
 	reg *Registration
+
+	// background counts this client's requests running on goroutines of
+	// their own (MT_DISCHARGE's write, CANCEL, CHANGE_SRR,
+	// NUMBERING_RELOAD), at most maxBackground: a client that pipelines
+	// them must not make goroutines, and scans under the core's lock,
+	// without bound. Beyond it they are answered TOO_BUSY.
+	background atomic.Int32
 }
+
+// maxBackground bounds one client's requests in flight on goroutines of
+// their own: more than a group commit takes at once, far fewer than would
+// let one client stall the core.
+const maxBackground = 256
+
+// startBackground takes a slot for a request that runs on a goroutine of
+// its own, or answers TOO_BUSY and reports false.
+func (k *conn) startBackground(h coresock.Header) bool {
+	if k.background.Add(1) > maxBackground {
+		k.background.Add(-1)
+		k.c.m.socketBusy.Inc()
+		k.p.Reply(h, coresock.StatusTooBusy, 0, nil)
+		return false
+	}
+	return true
+}
+
+func (k *conn) endBackground() { k.background.Add(-1) }
 
 func (k *conn) registration() *Registration {
 	k.mu.Lock()
@@ -58,12 +85,17 @@ func (k *conn) HandleRequest(p *coresock.Peer, h coresock.Header, body coresock.
 		// Taken in arrival order, so that a later RH_SERVICE_STATE down on
 		// this connection cannot retake what the handler just discharged;
 		// the durable write then runs on its own.
+		if !k.startBackground(h) {
+			return
+		}
 		sm, err := k.c.takeDischarge(k.registration(), m.Index, m.Disposition)
 		if err != nil {
+			k.endBackground()
 			p.Reply(h, statusOf(err), 0, nil)
 			return
 		}
 		k.c.goRun(func() {
+			defer k.endBackground()
 			if err := k.c.finish(context.Background(), sm, m.Disposition, m.Reason); err != nil {
 				p.Reply(h, statusOf(err), 0, nil)
 				return
@@ -78,7 +110,13 @@ func (k *conn) HandleRequest(p *coresock.Peer, h coresock.Header, body coresock.
 		k.submit(h, m)
 	case *coresock.Cancel, *coresock.ChangeSRR, *coresock.NumberingReload:
 		// These may wait for the store or for another handler.
-		k.c.goRun(func() { k.slow(h, body) })
+		if !k.startBackground(h) {
+			return
+		}
+		k.c.goRun(func() {
+			defer k.endBackground()
+			k.slow(h, body)
+		})
 	default:
 		// Requests of the core's own direction are not for clients to send.
 		p.Reply(h, coresock.StatusUnknownType, 0, nil)

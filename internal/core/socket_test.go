@@ -15,6 +15,12 @@ import (
 // socketHarness serves the core socket of a harness.
 func socketHarness(t *testing.T) (*harness, string) {
 	t.Helper()
+	return socketHarnessReload(t, func() error { return nil })
+}
+
+// socketHarnessReload is socketHarness with reload for NUMBERING_RELOAD.
+func socketHarnessReload(t *testing.T, reload func() error) (*harness, string) {
+	t.Helper()
 	h := newHarness(t, Config{})
 	sock := filepath.Join(t.TempDir(), "core.sock")
 	ln, err := coresock.Listen(sock, 0o600)
@@ -25,7 +31,7 @@ func socketHarness(t *testing.T) (*harness, string) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(context.Background(), ln, h.core.SocketHandler(func() error { return nil }))
+		srv.Serve(context.Background(), ln, h.core.SocketHandler(reload))
 	}()
 	t.Cleanup(func() { srv.Shutdown(context.Background()); <-done })
 	return h, sock
@@ -429,5 +435,53 @@ func TestSocketBatch(t *testing.T) {
 	}
 	if n := h.store.Stats().Next; n != 2 {
 		t.Fatalf("%d records stored after a broken BATCH, want 2", n)
+	}
+}
+
+// TestSocketBackgroundBound: one client's requests that run on goroutines
+// of their own are bounded; beyond maxBackground in flight they are
+// answered TOO_BUSY at once, and the rest are answered when they end.
+func TestSocketBackgroundBound(t *testing.T) {
+	release := make(chan struct{})
+	_, sock := socketHarnessReload(t, func() error { <-release; return nil })
+	c, err := coresock.DialConn(context.Background(), sock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = maxBackground + 44
+	for id := range uint32(n) {
+		if err := c.WriteMessage(header(byte(coresock.TypeNumberingReload), id+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, c.MaxMessage()+1)
+	read := func() coresock.Header {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		m, err := c.ReadMessage(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _, err := coresock.Unmarshal(buf[:m])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	for range n - maxBackground {
+		if h := read(); h.Status != coresock.StatusTooBusy {
+			t.Fatalf("reply %d: status %v while %d reloads wait, want TOO_BUSY", h.ID, h.Status, maxBackground)
+		}
+	}
+	close(release)
+	for range maxBackground {
+		if h := read(); h.Status != coresock.StatusOK {
+			t.Fatalf("reply %d: status %v", h.ID, h.Status)
+		}
+	}
+	// Slots are given back: the next one runs.
+	if h, ok := rawExchange(t, c, header(byte(coresock.TypeNumberingReload), 9999)); !ok || h.Status != coresock.StatusOK {
+		t.Fatalf("after the burst: %+v %v", h, ok)
 	}
 }
