@@ -144,6 +144,10 @@ func rhGSMMT(ctx context.Context, env *Env, args []string) error {
 			f.Sync()
 		}
 	}
+	// Discharges in flight at once, within the core's bound per
+	// connection (docs/core-socket.md), so that none is refused TOO_BUSY
+	// and left in our custody.
+	discharging := make(chan struct{}, 128)
 	var h coresock.HandlerFunc = func(p *coresock.Peer, h coresock.Header, body coresock.Body) {
 		switch m := body.(type) {
 		case *coresock.MTTransfer:
@@ -166,6 +170,8 @@ func rhGSMMT(ctx context.Context, env *Env, args []string) error {
 			}
 			// Discharge from another goroutine: this one is the reader.
 			go func() {
+				discharging <- struct{}{}
+				defer func() { <-discharging }()
 				_, st, err := p.Call(ctx, &coresock.MTDischarge{Index: m.Index, Disposition: pms.Delivered})
 				if err == nil && st == coresock.StatusOK {
 					report(mtReport{Event: "delivered", Index: m.Index})
