@@ -19,7 +19,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ProbeWrites == 0 || res.ProbeBytes != 16*256 || res.ProbeP50 <= 0 || res.ProbeP99 < res.ProbeP50 {
+	if res.ProbeWrites == 0 || res.ProbeBytes != 16*256 || res.ProbeP50 <= 0 || res.ProbeP99 < res.ProbeP50 || res.ProbeMean <= 0 {
 		t.Errorf("probe: %d writes of %d bytes, p50 %v p99 %v", res.ProbeWrites, res.ProbeBytes, res.ProbeP50, res.ProbeP99)
 	}
 	if res.Records == 0 || res.Flushes == 0 || res.FlushTime <= 0 {
@@ -41,7 +41,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("ack p50 %v p99 %v", res.AckP50, res.AckP99)
 	}
 	out := res.String()
-	for _, want := range []string{"disk: ", "4096 bytes", "store: 8 appenders × 2 record(s)", "records/s acknowledged", "ceiling: 16 records in flight", "the disk's median"} {
+	for _, want := range []string{"disk: ", "4096 bytes", "store: 8 appenders × 2 record(s)", "records/s acknowledged", "ceiling: 16 records in flight", "at the disk's own (probe) flush time"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
