@@ -16,6 +16,7 @@ import (
 	"switchboard/internal/coresock"
 	"switchboard/internal/numbering"
 	"switchboard/internal/pms"
+	"switchboard/internal/smstext"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -937,5 +938,27 @@ func TestPeerQueueGoesWithItsHandler(t *testing.T) {
 	h.core.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d peer queues after their handlers left", n)
+	}
+}
+
+// The core counts TP-UDL as the front-ends pack user data: in septets for
+// the default alphabet and for the reserved alphabet and coding groups,
+// which TS 23.038 §4 says to read as it.
+func TestSeptetsAgreeWithSMSText(t *testing.T) {
+	for dcs := range 256 {
+		want := smstext.CodingOf(byte(dcs)) == smstext.CodingGSM7
+		if got := septets(byte(dcs)); got != want {
+			t.Errorf("DCS 0x%02X: septets %v, smstext says %v", dcs, got, want)
+		}
+	}
+	for _, dcs := range []byte{0x00, 0x0C, 0x80, 0xBF, 0xF0} {
+		if !septets(dcs) {
+			t.Errorf("DCS 0x%02X is not read as septets", dcs)
+		}
+	}
+	for _, dcs := range []byte{0x04, 0x08, 0x24, 0xE0, 0xF4} {
+		if septets(dcs) {
+			t.Errorf("DCS 0x%02X is read as septets", dcs)
+		}
 	}
 }

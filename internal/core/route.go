@@ -6,6 +6,7 @@ import (
 
 	"switchboard/internal/coresock"
 	"switchboard/internal/pms"
+	"switchboard/internal/smstext"
 )
 
 // NumberKind is what a destination address is, by NANP rules (seed §1.1).
@@ -176,18 +177,9 @@ func checkContent(cfg *Config, r *pms.Record) *Error {
 }
 
 // septets reports whether a DCS means the GSM 7-bit default alphabet, where
-// TP-UDL counts septets (3GPP TS 23.038 §4).
-func septets(dcs byte) bool {
-	switch dcs >> 4 {
-	case 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7: // general data coding (and its automatic-deletion twin)
-		if dcs&0x20 != 0 { // compressed: octets
-			return false
-		}
-		return dcs&0x0C == 0x00
-	case 0xC, 0xD, 0xE: // message waiting groups use the default alphabet (E is UCS-2)
-		return dcs>>4 != 0xE
-	case 0xF:
-		return dcs&0x04 == 0
-	}
-	return false
-}
+// TP-UDL counts septets (3GPP TS 23.038 §4). It is smstext's reading of the
+// DCS, which every front-end packs and unpacks by: reserved alphabets and
+// coding groups count as the default alphabet, as §4 tells a receiver to
+// assume. Two readings that disagreed made the SMPP side pack such a
+// message as septets and the core then refuse it for its length.
+func septets(dcs byte) bool { return smstext.CodingOf(dcs) == smstext.CodingGSM7 }
