@@ -207,15 +207,25 @@ func (u *Uplink) connect(ctx context.Context) (*Session, error) {
 	}()
 	bctx, cancel := context.WithTimeout(ctx, u.cfg.Session.ResponseTimeout)
 	defer cancel()
-	resp, err := sess.Call(bctx, &pdu.Bind{
+	// The bound state is set on the reader, by the bind_resp's callback,
+	// so that a deliver_sm right behind the bind_resp is already seen as
+	// bound, and one before it is not (HandleRequest).
+	bound := make(chan error, 1)
+	err = sess.Go(bctx, &pdu.Bind{
 		Cmd: pdu.BindTransceiver, SystemID: u.cfg.SystemID, Password: u.cfg.Password,
 		SystemType: u.cfg.SystemType, InterfaceVersion: 0x34,
+	}, func(resp pdu.PDU, err error) {
+		switch {
+		case err != nil:
+		case resp.Header.Status != pdu.StatusOK:
+			err = resp.Header.Status
+		case !sess.SetState(StateBoundTRX):
+			err = ErrClosed
+		}
+		bound <- err
 	})
-	if err == nil && resp.Header.Status != pdu.StatusOK {
-		err = resp.Header.Status
-	}
-	if err == nil && !sess.SetState(StateBoundTRX) {
-		err = ErrClosed
+	if err == nil {
+		err = <-bound
 	}
 	if err != nil {
 		sess.Close()
@@ -381,6 +391,13 @@ func (u *Uplink) DrainSession(sess *Session) {
 // receipts as deliver_sm or data_sm.
 func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 	hd := p.Header
+	if sess.State() != StateBoundTRX {
+		// Before our bind is answered there is no session to take
+		// messages on (SMPP 3.4 §2.3).
+		u.m.malformed("before_bind")
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusInvBndSts)
+		return
+	}
 	switch b := p.Body.(type) {
 	case *pdu.SM:
 		if b.Cmd != pdu.DeliverSM {
