@@ -140,7 +140,7 @@ func TestHistoryCacheBounds(t *testing.T) {
 	post := func(group string, n int) {
 		for i := 0; i < n; i++ {
 			id++
-			h.addChat(group, true, id, int64(id), &Message{ID: id, Target: group, Group: true})
+			h.addChat("poster", group, true, id, int64(id), &Message{ID: id, Target: group, Group: true})
 		}
 	}
 	post("a", 200)
@@ -196,7 +196,7 @@ func TestHistoryCacheByteBound(t *testing.T) {
 	long := make([]byte, 4096)
 	for id := uint64(1); id <= 50; id++ {
 		g := fmt.Sprint("g", id%10)
-		h.addChat(g, true, id, int64(id), &Message{ID: id, Target: g, Group: true, Text: long})
+		h.addChat("poster", g, true, id, int64(id), &Message{ID: id, Target: g, Group: true, Text: long})
 	}
 	if h.cacheText > 100*avgCachedText {
 		t.Fatalf("cache holds %d bytes of text, bound %d", h.cacheText, 100*avgCachedText)

@@ -123,15 +123,22 @@ func (sp span) appendTo(dst []entry) []entry {
 }
 
 // history is the index SYNC reads: per group, per user inbox (direct chat
-// messages addressed to them) and per number (SMS stored for a locally
-// owned number). It holds 24 bytes per message and never the text, which
-// stays in the store; a SYNC costs a binary search and one record read per
-// message returned, whatever the size of the store.
+// messages addressed to them), per user outbox (the direct messages they
+// sent) and per number (SMS stored for a locally owned number). It holds
+// 24 bytes per message (48 for a direct message, in two timelines) and
+// never the text, which stays in the store; a SYNC costs a binary search
+// and one record read per message returned, whatever the size of the
+// store.
 type history struct {
 	mu      sync.RWMutex
 	groups  map[string]*timeline
 	inbox   map[string]*timeline
 	numbers map[string]*timeline
+	// outbox is what a conversation SYNC reads for the asker's own side:
+	// reading the other user's inbox instead would make one cheap SYNC
+	// cost as much as that user's whole inbox. Its timelines keep no
+	// cached tail (the inbox's do, for the same messages).
+	outbox map[string]*timeline
 	// parts lists every part of a concatenated SMS by its first part's id.
 	parts map[uint64][]uint64
 	count int
@@ -153,35 +160,56 @@ const avgCachedText = 256
 func (h *history) init() {
 	h.groups = map[string]*timeline{}
 	h.inbox = map[string]*timeline{}
+	h.outbox = map[string]*timeline{}
 	h.numbers = map[string]*timeline{}
 	h.parts = map[uint64][]uint64{}
 	h.cache = map[uint64]*Message{}
 }
 
-// addChat indexes a chat message and keeps m in the target's tail.
-func (h *history) addChat(to string, group bool, id uint64, ns int64, m *Message) {
+// addChat indexes a chat message from from and keeps m in the target's
+// tail.
+func (h *history) addChat(from, to string, group bool, id uint64, ns int64, m *Message) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	t := h.addChatLocked([]byte(to), group, id, ns)
+	t := h.addChatLocked([]byte(from), []byte(to), group, id, ns)
 	t.used.Store(ns)
 	h.cacheLocked(t, m)
 }
 
 // addChatLocked is addChat with h.mu held and the name as bytes, so that
 // the startup pass allocates only for a target it has not seen yet.
-func (h *history) addChatLocked(to []byte, group bool, id uint64, ns int64) *timeline {
+func (h *history) addChatLocked(from, to []byte, group bool, id uint64, ns int64) *timeline {
 	m := h.inbox
 	if group {
 		m = h.groups
+	} else {
+		timelineOf(h.outbox, from).add(entry{id: id, ns: ns})
 	}
-	t := m[string(to)]
-	if t == nil {
-		t = &timeline{}
-		m[string(to)] = t
-	}
+	t := timelineOf(m, to)
 	t.add(entry{id: id, ns: ns})
 	h.count++
 	return t
+}
+
+// timelineOf returns name's timeline in m, made if it has none.
+func timelineOf(m map[string]*timeline, name []byte) *timeline {
+	t := m[string(name)]
+	if t == nil {
+		t = &timeline{}
+		m[string(name)] = t
+	}
+	return t
+}
+
+// outboxAfter returns the direct messages user sent after ns.
+func (h *history) outboxAfter(user string, ns int64) []entry {
+	h.mu.RLock()
+	var sp span
+	if t := h.outbox[user]; t != nil {
+		sp = t.snapshot(ns)
+	}
+	h.mu.RUnlock()
+	return sp.appendTo(nil)
 }
 
 // addSMS indexes an SMS for a number; ids are its parts in order. m, if

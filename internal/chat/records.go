@@ -90,7 +90,7 @@ func (s *Service) Rebuild(r *pms.Reader) error {
 			if pms.PeekChat(b, &peek) != nil || peek.Part != 1 {
 				continue
 			}
-			s.hist.addChatLocked(peek.To, peek.ToGroup, peek.Index, peek.Entry)
+			s.hist.addChatLocked(peek.From, peek.To, peek.ToGroup, peek.Index, peek.Entry)
 			if peek.Entry >= recent && pms.Decode(b, &rec) == nil {
 				s.rememberChat(r, i, &rec)
 			}

@@ -246,7 +246,7 @@ func (ss *Session) post(ctx context.Context, target string, group bool, text []b
 			m := &Message{ID: id, Time: entry, Target: target, Group: group, Sender: ss.name, Text: text}
 			// The cache gets its own copy: the pushed one collects each
 			// front-end's encoding, which the cache must not keep.
-			s.hist.addChat(target, group, id, entry.UnixNano(), m.plain())
+			s.hist.addChat(ss.name, target, group, id, entry.UnixNano(), m.plain())
 			s.m.posted.Inc()
 			// A resend waiting on the original is answered only once the
 			// original has been pushed, like the original's sender: an
@@ -315,12 +315,15 @@ func (ss *Session) History(target string, after time.Time, fn func(*Message) err
 		if kind == TargetPhone {
 			filter = phoneSender(target)
 		}
+		// Both sides come from the asker's own timelines (its inbox and
+		// its outbox), so a SYNC costs what the asker's own traffic
+		// does, not what the other user's inbox holds.
 		mine := ss.inbox(dir, ns)
-		var theirs []entry
+		var sent []entry
 		if kind == TargetUser {
-			theirs = s.hist.inboxAfter(target, "", ns)
+			sent = s.hist.outboxAfter(ss.name, ns)
 		}
-		list = merge(mine, theirs)
+		list = merge(mine, sent)
 	}
 	show := target
 	if show == "" {

@@ -514,3 +514,67 @@ func TestSyncCache(t *testing.T) {
 		t.Fatalf("uncached: %v read from the store, want 150", got)
 	}
 }
+
+// SYNC of another user is the conversation with them: what each sent the
+// other, and nothing either exchanged with anyone else; the same after a
+// restart, when the index is rebuilt from the store (both sides come from
+// the asker's own inbox and outbox).
+func TestSyncConversation(t *testing.T) {
+	c := testConfig(t)
+	w := startWorld(t, c)
+	alice, bob, carol := w.login(t, "alice"), w.login(t, "bob"), w.login(t, "carol")
+	for _, s := range []struct {
+		from *client
+		line string
+	}{
+		{alice, "SEND bob a1"}, {bob, "SEND alice b1"}, {carol, "SEND bob c1"},
+		{alice, "SEND carol a2"}, {bob, "SEND carol b2"}, {alice, "SEND bob a3"},
+	} {
+		s.from.send(s.line)
+		// Pushes of the others' messages may come first.
+		for l := s.from.line(); l != "ACK"; l = s.from.line() {
+			if !strings.HasPrefix(l, "MSG ") {
+				t.Fatalf("%s: %q", s.line, l)
+			}
+		}
+	}
+	check := func(a *client, label string) {
+		t.Helper()
+		var texts []string
+		for _, l := range a.sync("bob 0") {
+			f := strings.Fields(l)
+			if len(f) != 5 || f[0] != "MSG" || f[1] != "bob" {
+				t.Fatalf("%s: line %q", label, l)
+			}
+			texts = append(texts, f[2]+":"+f[4])
+		}
+		if want := "alice:a1 bob:b1 alice:a3"; strings.Join(texts, " ") != want {
+			t.Fatalf("%s: alice's conversation with bob: %q, want %q", label, strings.Join(texts, " "), want)
+		}
+	}
+	// Bob's inbox holds much that alice has no part in; her SYNC must
+	// not read through it.
+	var lines []string
+	for i := range 300 {
+		lines = append(lines, fmt.Sprintf("SEND bob d%d", i))
+	}
+	dave := w.login(t, "dave")
+	dave.send(lines...)
+	for range lines {
+		dave.expect("ACK")
+	}
+	loaded := func() float64 {
+		return w.metric(t, "switchboard_chat_history_cached_total") + w.metric(t, "switchboard_chat_history_read_total")
+	}
+	before := loaded()
+	check(alice, "running")
+	if n := loaded() - before; n > 10 {
+		t.Errorf("alice's SYNC of bob loaded %v messages for a conversation of 3", n)
+	}
+	w.stop()
+	// bob is a user, not a group, while he is logged in (or has an
+	// account).
+	w2 := startWorld(t, c)
+	w2.login(t, "bob")
+	check(w2.login(t, "alice"), "after restart")
+}

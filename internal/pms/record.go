@@ -673,12 +673,21 @@ func PeekDisposition(b []byte) Disposition {
 	return Disposition(b[stateOffset])
 }
 
-// ChatPeek is what PeekChat reads from a chat segment record. To aliases
-// the record's bytes.
+// peekName is a NUL-padded name field without its padding, aliasing b.
+func peekName(b []byte) []byte {
+	n := 0
+	for n < len(b) && b[n] != 0 {
+		n++
+	}
+	return b[:n]
+}
+
+// ChatPeek is what PeekChat reads from a chat segment record. From and To
+// alias the record's bytes.
 type ChatPeek struct {
 	Index       uint64
 	Entry       int64
-	To          []byte
+	From, To    []byte
 	ToGroup     bool
 	Part, Parts uint8
 }
@@ -706,13 +715,9 @@ func PeekChat(b []byte, p *ChatPeek) error {
 		return ErrBodyCRC
 	}
 	body := b[kindBodyOff:stateOffset]
-	to := body[chatTo : chatTo+MaxChatName]
-	n := 0
-	for n < len(to) && to[n] != 0 {
-		n++
-	}
 	p.Index, p.Entry = PeekIndex(b), PeekEntry(b)
-	p.To, p.ToGroup = to[:n], body[chatFlags]&chatFlagGroup != 0
+	p.From, p.To = peekName(body[chatFrom:chatFrom+MaxChatName]), peekName(body[chatTo:chatTo+MaxChatName])
+	p.ToGroup = body[chatFlags]&chatFlagGroup != 0
 	p.Part, p.Parts = body[chatPart], body[chatParts]
 	return nil
 }

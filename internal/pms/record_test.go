@@ -416,7 +416,7 @@ func TestPeekChat(t *testing.T) {
 	if err := PeekChat(b[:], &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Index != 7 || p.Entry != time.Unix(5, 6).UnixNano() || string(p.To) != "group1" || !p.ToGroup || p.Part != 2 || p.Parts != 3 {
+	if p.Index != 7 || p.Entry != time.Unix(5, 6).UnixNano() || string(p.From) != "alice" || string(p.To) != "group1" || !p.ToGroup || p.Part != 2 || p.Parts != 3 {
 		t.Fatalf("peek: %+v", p)
 	}
 	b[100] ^= 1
