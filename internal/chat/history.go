@@ -202,15 +202,7 @@ func timelineOf(m map[string]*timeline, name []byte) *timeline {
 }
 
 // outboxAfter returns the direct messages user sent after ns.
-func (h *history) outboxAfter(user string, ns int64) []entry {
-	h.mu.RLock()
-	var sp span
-	if t := h.outbox[user]; t != nil {
-		sp = t.snapshot(ns)
-	}
-	h.mu.RUnlock()
-	return sp.appendTo(nil)
-}
+func (h *history) outboxAfter(user string, ns int64) []entry { return h.after(h.outbox, user, ns) }
 
 // addSMS indexes an SMS for a number; ids are its parts in order. m, if
 // not nil, is kept in the number's tail.
@@ -314,10 +306,14 @@ func (h *history) cached(list []entry) []*Message {
 }
 
 // groupAfter returns a group's entries after ns.
-func (h *history) groupAfter(group string, ns int64) []entry {
+func (h *history) groupAfter(group string, ns int64) []entry { return h.after(h.groups, group, ns) }
+
+// after returns the entries after ns of name's timeline in m, one of h's
+// maps (which are made once, so reading the field needs no lock).
+func (h *history) after(m map[string]*timeline, name string, ns int64) []entry {
 	h.mu.RLock()
 	var sp span
-	if t := h.groups[group]; t != nil {
+	if t := m[name]; t != nil {
 		sp = t.snapshot(ns)
 	}
 	h.mu.RUnlock()
