@@ -520,8 +520,7 @@ func (c *conn) flush() {
 		c.out = spare[:0]
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		if _, err := c.nc.Write(buf); err != nil {
+		if err := c.writeAll(buf); err != nil {
 			c.mu.Lock()
 			if errors.Is(err, os.ErrDeadlineExceeded) && !c.dead {
 				c.cutSlowLocked(len(buf))
@@ -534,6 +533,25 @@ func (c *conn) flush() {
 		}
 		spare = buf
 	}
+}
+
+// writeChunk is how much of the send queue one write with its own
+// deadline carries: WriteTimeout bounds a client that takes nothing, not
+// a slow one reading a large SYNC reply, which makes progress chunk by
+// chunk.
+const writeChunk = 64 << 10
+
+// writeAll writes b, each writeChunk with a deadline of WriteTimeout.
+func (c *conn) writeAll(b []byte) error {
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		if _, err := c.nc.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }
 
 // sendBufSize is the capacity of pooled send buffers. Fan-out appends to

@@ -391,7 +391,15 @@ func (u *Uplink) DrainSession(sess *Session) {
 // receipts as deliver_sm or data_sm.
 func (u *Uplink) HandleRequest(sess *Session, p pdu.PDU) {
 	hd := p.Header
-	if sess.State() != StateBoundTRX {
+	switch sess.State() {
+	case StateBoundTRX:
+	case StateUnbinding:
+		// Sent before the upstream saw our unbind: a temporary refusal,
+		// so that it sends the message again on the next session rather
+		// than drop it.
+		sess.RespondError(hd.Sequence, hd.Command, pdu.StatusThrottled)
+		return
+	default:
 		// Before our bind is answered there is no session to take
 		// messages on (SMPP 3.4 §2.3).
 		u.m.malformed("before_bind")
