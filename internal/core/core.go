@@ -163,9 +163,11 @@ type peerQueue struct {
 }
 
 // flightBarrier is closed once no delivery that started in a generation
-// before gen is in flight.
+// before gen is in flight, or as soon as a delivery lists id (the receipt
+// waiting at it need not wait for the others, however slow).
 type flightBarrier struct {
 	gen uint64
+	id  string
 	ch  chan struct{}
 }
 
@@ -204,16 +206,32 @@ func (pq *peerQueue) endLocked(s *sm) {
 }
 
 // barrierLocked returns a channel that is closed once every delivery in
-// flight now has ended and its outcome is applied, or nil if none is in
-// flight. Deliveries started after the call do not hold it.
-func (pq *peerQueue) barrierLocked() <-chan struct{} {
+// flight now has ended and its outcome is applied, or once a delivery's
+// outcome lists id (idListedLocked), or nil if none is in flight.
+// Deliveries started after the call do not hold it.
+func (pq *peerQueue) barrierLocked(id string) <-chan struct{} {
 	if len(pq.flight) == 0 {
 		return nil
 	}
 	pq.gen++
 	ch := make(chan struct{})
-	pq.barriers = append(pq.barriers, flightBarrier{gen: pq.gen, ch: ch})
+	pq.barriers = append(pq.barriers, flightBarrier{gen: pq.gen, id: id, ch: ch})
 	return ch
+}
+
+// idListedLocked opens the barriers waiting for id, which a delivery's
+// outcome has just listed.
+func (pq *peerQueue) idListedLocked(id string) {
+	keep := pq.barriers[:0]
+	for _, b := range pq.barriers {
+		if b.id == id {
+			close(b.ch)
+		} else {
+			keep = append(keep, b)
+		}
+	}
+	clear(pq.barriers[len(keep):])
+	pq.barriers = keep
 }
 
 // Core is the SMSC core. Create it with New, feed it the store's active

@@ -962,3 +962,49 @@ func TestSeptetsAgreeWithSMSText(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptNotHeldBySlowDelivery: a receipt that overtook its delivery
+// is matched as soon as that delivery comes back, not when every delivery
+// in flight has (another may take as long as its call timeout).
+func TestReceiptNotHeldBySlowDelivery(t *testing.T) {
+	h := newHarness(t, Config{})
+	slowRec := sms(intl(numProv), intl(numOutside), pms.ClassLocal, "slow")
+	slowRec.State.SRR = true
+	slow := h.submit(slowRec)
+	fastRec := sms(intl(numProv), intl(numOutside), pms.ClassLocal, "fast")
+	fastRec.State.SRR = true
+	fast := h.submit(fastRec)
+	up := newFake()
+	release := make(chan struct{})
+	receipt := make(chan error, 1)
+	up.deliver = func(i uint64, _ *pms.Record) (string, Status, error) {
+		if i == slow {
+			<-release
+			return fmt.Sprint("up-", i), coresock.StatusOK, nil
+		}
+		go func() { receipt <- h.core.PeerReceipt(context.Background(), "", fmt.Sprint("up-", i), pms.Delivered) }()
+		for {
+			h.core.mu.Lock()
+			waiting := len(h.core.peers[""].barriers)
+			h.core.mu.Unlock()
+			if waiting == 1 {
+				break
+			}
+			runtime.Gosched()
+		}
+		return fmt.Sprint("up-", i), coresock.StatusOK, nil
+	}
+	h.register(up, RolePeer, "")
+	select {
+	case err := <-receipt:
+		if err != nil {
+			t.Fatalf("receipt: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release) // so that the harness can stop
+		t.Fatal("the receipt waited for the slow delivery")
+	}
+	h.waitDischarge(discharge{fast, pms.Delivered})
+	close(release)
+	waitReceiptWait(t, h, slow)
+}

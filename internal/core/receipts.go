@@ -32,6 +32,9 @@ func (c *Core) awaitReceiptLocked(s *sm, id string) bool {
 	}
 	s.loc, s.peerID = locReceiptWait, id
 	c.awaiting[id] = s
+	if pq := c.peers[s.state.DstPeer]; pq != nil && len(pq.barriers) > 0 {
+		pq.idListedLocked(id) // a receipt that overtook this may be waiting
+	}
 	if !s.expiry.IsZero() {
 		c.expiries.add(s)
 	}
@@ -68,7 +71,7 @@ func (c *Core) PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms
 		// the id unknown.
 		var ended <-chan struct{}
 		if pq := c.peers[peer]; pq != nil {
-			ended = pq.barrierLocked()
+			ended = pq.barrierLocked(peerMsgID)
 		}
 		c.mu.Unlock()
 		if ended == nil {
