@@ -78,15 +78,13 @@ type channel struct {
 	// JOIN of the same uid soon after gets the binding back instead of a
 	// fresh one: otherwise a co-member, who learns every member's uid
 	// from its relayed packets, could LEAVE and JOIN as it and bind its
-	// own address first (docs/voice.md §2.4).
-	left map[uint64]leftBinding
-}
-
-// leftBinding is a binding kept after LEAVE: the bound address and when
-// it was last heard from.
-type leftBinding struct {
-	addr     *bound
-	lastSeen int64
+	// own address first (docs/voice.md §2.4). The member that left is
+	// kept, and the relay goes on updating its lastSeen from packets of
+	// its bound address (through leftPub, a copy it reads without the
+	// lock), so the binding lasts as long as that address is active, not
+	// RebindQuiet from the LEAVE.
+	left    map[uint64]*member
+	leftPub atomic.Pointer[map[uint64]*member]
 }
 
 func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
@@ -117,17 +115,17 @@ func newChannel(h *Hub, id, owner uint64, conn *net.UDPConn) *channel {
 
 // addLocked adds uid (or replaces its member, dropping its binding).
 // Called with hub.mu held, which serialises every membership change.
-func (ch *channel) addLocked(uid uint64, now time.Time) { ch.addBoundLocked(uid, now, leftBinding{}) }
+func (ch *channel) addLocked(uid uint64, now time.Time) { ch.addBoundLocked(uid, now, nil) }
 
-// addBoundLocked adds uid with the binding kept by lb (none if lb.addr is
-// nil), or replaces its member.
-func (ch *channel) addBoundLocked(uid uint64, now time.Time, lb leftBinding) {
+// addBoundLocked adds uid with the binding of lb, a member that left (none
+// if lb is nil), or replaces its member.
+func (ch *channel) addBoundLocked(uid uint64, now time.Time, lb *member) {
 	old := ch.members.Load()
 	m := &member{uid: uid}
 	m.lastSeen.Store(now.UnixNano())
-	if lb.addr != nil {
-		m.addr.Store(lb.addr)
-		m.lastSeen.Store(lb.lastSeen)
+	if lb != nil {
+		m.addr.Store(lb.addr.Load())
+		m.lastSeen.Store(lb.lastSeen.Load())
 	}
 	next := &memberSet{list: make([]*member, 0, len(old.list)+1), byUID: make(map[uint64]*member, len(old.list)+1)}
 	for _, o := range old.list {
@@ -168,35 +166,50 @@ func (ch *channel) takeLocked(uid uint64) *member {
 // so it stays small; it is pruned whenever it grows past the channel's
 // member limit.
 func (ch *channel) keepLeftLocked(m *member, now time.Time, quiet time.Duration, limit int) {
-	a, seen := m.addr.Load(), m.lastSeen.Load()
-	if a == nil || now.Sub(time.Unix(0, seen)) >= quiet {
+	if m.addr.Load() == nil || now.Sub(time.Unix(0, m.lastSeen.Load())) >= quiet {
 		return
 	}
 	if ch.left == nil {
-		ch.left = make(map[uint64]leftBinding)
+		ch.left = make(map[uint64]*member)
 	}
 	if len(ch.left) >= limit {
-		for uid, lb := range ch.left {
-			if now.Sub(time.Unix(0, lb.lastSeen)) >= quiet {
+		for uid, lm := range ch.left {
+			if now.Sub(time.Unix(0, lm.lastSeen.Load())) >= quiet {
 				delete(ch.left, uid)
 			}
 		}
 	}
-	ch.left[m.uid] = leftBinding{addr: a, lastSeen: seen}
+	ch.left[m.uid] = m
+	ch.publishLeftLocked()
 }
 
-// takeLeftLocked returns, and forgets, the binding uid left with if it was
-// heard from within quiet of now.
-func (ch *channel) takeLeftLocked(uid uint64, now time.Time, quiet time.Duration) leftBinding {
-	lb, ok := ch.left[uid]
+// takeLeftLocked returns, and forgets, the member uid left as if its bound
+// address was heard from within quiet of now, else nil.
+func (ch *channel) takeLeftLocked(uid uint64, now time.Time, quiet time.Duration) *member {
+	lm, ok := ch.left[uid]
 	if !ok {
-		return leftBinding{}
+		return nil
 	}
 	delete(ch.left, uid)
-	if now.Sub(time.Unix(0, lb.lastSeen)) >= quiet {
-		return leftBinding{}
+	ch.publishLeftLocked()
+	if now.Sub(time.Unix(0, lm.lastSeen.Load())) >= quiet {
+		return nil
 	}
-	return lb
+	return lm
+}
+
+// publishLeftLocked gives the relay a copy of left to read without the
+// lock (the table is small and changes only on LEAVE and JOIN).
+func (ch *channel) publishLeftLocked() {
+	if len(ch.left) == 0 {
+		ch.leftPub.Store(nil)
+		return
+	}
+	cp := make(map[uint64]*member, len(ch.left))
+	for uid, lm := range ch.left {
+		cp[uid] = lm
+	}
+	ch.leftPub.Store(&cp)
 }
 
 func (ch *channel) start() {
@@ -238,6 +251,25 @@ func housekeepEvery(timeout time.Duration) time.Duration {
 // relay is the state of one channel's relay goroutine: its receive and
 // send batches, reused for every batch so that forwarding allocates
 // nothing of its own.
+// noteLeft keeps the binding of a member that left alive while its bound
+// address goes on sending (channel.left): a packet of uid from that
+// address counts as heard, though it is not relayed.
+func (r *relay) noteLeft(uid uint64, from net.Addr, nowNano int64) {
+	left := r.ch.leftPub.Load()
+	if left == nil {
+		return
+	}
+	lm := (*left)[uid]
+	ua, _ := from.(*net.UDPAddr)
+	if lm == nil || ua == nil {
+		return
+	}
+	src := ua.AddrPort()
+	if a := lm.addr.Load(); a != nil && a.ap == netip.AddrPortFrom(src.Addr().Unmap(), src.Port()) {
+		lm.lastSeen.Store(nowNano)
+	}
+}
+
 type relay struct {
 	ch *channel
 	in []ipv4.Message
@@ -347,6 +379,7 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 		}
 		sender := set.byUID[p.UID]
 		if sender == nil {
+			r.noteLeft(p.UID, m.Addr, nowNano)
 			r.cnt.dropped[dropUnknown]++
 			continue
 		}

@@ -203,6 +203,30 @@ func TestRelayLeaveJoinKeepsBinding(t *testing.T) {
 		t.Fatalf("b got %q, want a's packet", got[8:30])
 	}
 
+	// LEAVE, then wait past RebindQuiet while a goes on sending, then
+	// JOIN: a's address was heard all along, so the binding is still a's.
+	must(t)(h.Leave(stolen, stolen, chid))
+	for end := time.Now().Add(2 * cfg.RebindQuiet); time.Now().Before(end); {
+		a.send(a.user("still here"))
+		time.Sleep(20 * time.Millisecond) // a's packets: the pace of a voice stream
+	}
+	must(t)(h.Join(stolen, stolen, chid))
+	spoofed = h.dropped(dropSpoofed)
+	evil.send(evil.user("injected after a wait"))
+	waitFor(t, func() bool { return h.dropped(dropSpoofed) == spoofed+1 })
+	a.send(real)
+	for {
+		// A "still here" sent just before the JOIN may be relayed
+		// after it; it is a's too.
+		got := b.recv()
+		if bytes.Equal(got, real) {
+			break
+		}
+		if !bytes.Equal(got, a.user("still here")) {
+			t.Fatalf("after LEAVE, a wait and JOIN, b got %q, want a's packet", got[8:30])
+		}
+	}
+
 	// Silent for RebindQuiet, then LEAVE and JOIN: the binding is gone,
 	// and the first address heard from is the member's.
 	waitFor(t, func() bool {
