@@ -145,6 +145,9 @@ func benchStore(ctx context.Context, env *Env, args []string) error {
 	if cfg.Appenders < 1 || cfg.PerCall < 1 {
 		return errUsagef("--appenders and --per-call must be 1 or more")
 	}
+	if cfg.Warmup >= cfg.Duration {
+		return errUsagef("--warmup must be shorter than --duration")
+	}
 	if cfg.Dir == "" {
 		if err := datadir.Ensure(*data); err != nil {
 			return err

@@ -25,4 +25,7 @@ func TestBenchStore(t *testing.T) {
 	if _, errs, code := runBin(t, "", "bench", "store", "--data", data, "--appenders", "0"); code != 2 || !strings.Contains(errs, "--appenders") {
 		t.Errorf("--appenders 0: exit %d, %s", code, errs)
 	}
+	if _, errs, code := runBin(t, "", "bench", "store", "--data", data, "--duration", "1s", "--warmup", "1s"); code != 2 || !strings.Contains(errs, "--warmup") {
+		t.Errorf("--warmup = --duration: exit %d, %s", code, errs)
+	}
 }
