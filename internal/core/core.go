@@ -193,16 +193,7 @@ func (pq *peerQueue) endLocked(s *sm) {
 	for _, g := range pq.flight {
 		oldest = min(oldest, g)
 	}
-	keep := pq.barriers[:0]
-	for _, b := range pq.barriers {
-		if oldest >= b.gen {
-			close(b.ch)
-		} else {
-			keep = append(keep, b)
-		}
-	}
-	clear(pq.barriers[len(keep):])
-	pq.barriers = keep
+	pq.openLocked(func(b flightBarrier) bool { return oldest >= b.gen })
 }
 
 // barrierLocked returns a channel that is closed once every delivery in
@@ -222,9 +213,14 @@ func (pq *peerQueue) barrierLocked(id string) <-chan struct{} {
 // idListedLocked opens the barriers waiting for id, which a delivery's
 // outcome has just listed.
 func (pq *peerQueue) idListedLocked(id string) {
+	pq.openLocked(func(b flightBarrier) bool { return b.id == id })
+}
+
+// openLocked closes and drops the barriers open says to open.
+func (pq *peerQueue) openLocked(open func(flightBarrier) bool) {
 	keep := pq.barriers[:0]
 	for _, b := range pq.barriers {
-		if b.id == id {
+		if open(b) {
 			close(b.ch)
 		} else {
 			keep = append(keep, b)

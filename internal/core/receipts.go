@@ -60,6 +60,7 @@ func (c *Core) PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms
 	if disp < pms.Delivered || disp > pms.Cancelled {
 		return reject(coresock.StatusMalformed, "bad disposition")
 	}
+	notFound := func() error { return reject(coresock.StatusNotFound, "no SM waits for this receipt") }
 	c.mu.Lock()
 	s := c.awaiting[peerMsgID]
 	if s == nil || s.loc != locReceiptWait {
@@ -75,17 +76,17 @@ func (c *Core) PeerReceipt(ctx context.Context, peer, peerMsgID string, disp pms
 		}
 		c.mu.Unlock()
 		if ended == nil {
-			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+			return notFound()
 		}
 		select {
 		case <-ended:
 		case <-ctx.Done():
-			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+			return notFound()
 		}
 		c.mu.Lock()
 		if s = c.awaiting[peerMsgID]; s == nil || s.loc != locReceiptWait {
 			c.mu.Unlock()
-			return reject(coresock.StatusNotFound, "no SM waits for this receipt")
+			return notFound()
 		}
 	}
 	c.detachLocked(s)

@@ -468,13 +468,11 @@ func (h *Hub) Leave(uid, luid, chid uint64) (uint64, ErrorCode) {
 	}
 	ch := h.channels[chid]
 	var gone *member
-	if code == CodeSuccess {
-		if ch != nil {
-			gone = ch.takeLocked(luid)
-		}
-		if gone == nil {
-			code = CodeInvalid
-		}
+	if code == CodeSuccess && ch != nil {
+		gone = ch.takeLocked(luid)
+	}
+	if code == CodeSuccess && gone == nil {
+		code = CodeInvalid
 	}
 	if code != CodeSuccess {
 		h.mu.Unlock()

@@ -162,9 +162,9 @@ func (ch *channel) takeLocked(uid uint64) *member {
 
 // keepLeftLocked remembers m's binding after a LEAVE if m was heard from
 // within quiet, and forgets bindings that have been silent longer. The
-// table holds only members that left while active, within quiet of now,
-// so it stays small; it is pruned whenever it grows past the channel's
-// member limit.
+// table holds only members that left while active and whose address is
+// still sending, so it stays small; it is pruned whenever it grows past
+// the channel's member limit.
 func (ch *channel) keepLeftLocked(m *member, now time.Time, quiet time.Duration, limit int) {
 	if m.addr.Load() == nil || now.Sub(time.Unix(0, m.lastSeen.Load())) >= quiet {
 		return
@@ -251,25 +251,6 @@ func housekeepEvery(timeout time.Duration) time.Duration {
 // relay is the state of one channel's relay goroutine: its receive and
 // send batches, reused for every batch so that forwarding allocates
 // nothing of its own.
-// noteLeft keeps the binding of a member that left alive while its bound
-// address goes on sending (channel.left): a packet of uid from that
-// address counts as heard, though it is not relayed.
-func (r *relay) noteLeft(uid uint64, from net.Addr, nowNano int64) {
-	left := r.ch.leftPub.Load()
-	if left == nil {
-		return
-	}
-	lm := (*left)[uid]
-	ua, _ := from.(*net.UDPAddr)
-	if lm == nil || ua == nil {
-		return
-	}
-	src := ua.AddrPort()
-	if a := lm.addr.Load(); a != nil && a.ap == netip.AddrPortFrom(src.Addr().Unmap(), src.Port()) {
-		lm.lastSeen.Store(nowNano)
-	}
-}
-
 type relay struct {
 	ch *channel
 	in []ipv4.Message
@@ -295,6 +276,35 @@ type relay struct {
 	ends   []int32
 	sorted [][]byte
 	single []ipv4.Message // the rest of a flush resent one datagram each after a GSO refusal
+}
+
+// noteLeft keeps the binding of a member that left alive while its bound
+// address goes on sending (channel.left): a packet of uid from that
+// address counts as heard, though it is not relayed.
+func (r *relay) noteLeft(uid uint64, from net.Addr, nowNano int64) {
+	left := r.ch.leftPub.Load()
+	if left == nil {
+		return
+	}
+	lm := (*left)[uid]
+	src, ok := sourceOf(from)
+	if lm == nil || !ok {
+		return
+	}
+	if a := lm.addr.Load(); a != nil && a.ap == src {
+		lm.lastSeen.Store(nowNano)
+	}
+}
+
+// sourceOf is a datagram's source address as bindings hold it (IPv4 not
+// mapped into IPv6), and false for an address that is not UDP.
+func sourceOf(from net.Addr) (netip.AddrPort, bool) {
+	ua, _ := from.(*net.UDPAddr)
+	if ua == nil {
+		return netip.AddrPort{}, false
+	}
+	src := ua.AddrPort()
+	return netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), true
 }
 
 // gsoMaxSegments bounds the datagrams of one GSO send. The kernel takes up
@@ -383,13 +393,11 @@ func (r *relay) batch(in []ipv4.Message, now time.Time) {
 			r.cnt.dropped[dropUnknown]++
 			continue
 		}
-		ua, _ := m.Addr.(*net.UDPAddr)
-		if ua == nil {
+		src, ok := sourceOf(m.Addr)
+		if !ok {
 			r.cnt.dropped[dropSpoofed]++
 			continue
 		}
-		src := ua.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		a := sender.addr.Load()
 		if a == nil {
 			// First packet since JOIN: this address is now the

@@ -257,12 +257,11 @@ func runStore(ctx context.Context, dir string, cfg Config, res *Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		acked   atomic.Int64
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		lat     []time.Duration
-		firstMu sync.Mutex
-		first   error
+		acked atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex // guards lat and first
+		lat   []time.Duration
+		first error
 	)
 	for a := range cfg.Appenders {
 		wg.Add(1)
@@ -279,11 +278,11 @@ func runStore(ctx context.Context, dir string, cfg Config, res *Result) error {
 				t0 := time.Now()
 				if err := s.Append(ctx, recs...); err != nil {
 					if ctx.Err() == nil {
-						firstMu.Lock()
+						mu.Lock()
 						if first == nil {
 							first = err
 						}
-						firstMu.Unlock()
+						mu.Unlock()
 						cancel()
 					}
 					break

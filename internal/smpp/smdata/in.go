@@ -109,6 +109,26 @@ func highBit(b []byte) int {
 	return -1
 }
 
+// CheckSize refuses, with ErrTooLong, a body that no number of parts up
+// to opts' limit could hold, without looking at its content: no part holds
+// more than 160 octets of SMPP text (160 unpacked septets; Latin-1 and IA5
+// octets become at least one septet or two UCS-2 octets each). ToParts
+// calls it first, so that a 64 KiB message_payload costs nothing; callers
+// that do work per message before ToParts (hashing it, say) call it
+// before that work. (When both bodies are set, parse reports that
+// instead.)
+func CheckSize(m Message, opts Options) error {
+	limit := partLimit(opts)
+	body := m.ShortMessage
+	if m.Payload != nil {
+		body = m.Payload
+	}
+	if n := len(body); n > maxSeptets*limit && (m.Payload == nil || len(m.ShortMessage) == 0) {
+		return fmt.Errorf("%w: %d octets cannot fit in %d parts", ErrTooLong, n, limit)
+	}
+	return nil
+}
+
 // ToParts returns the store parts for one SMPP message.
 //
 // data_coding decides how the text is read (see classify and
@@ -132,26 +152,6 @@ func highBit(b []byte) int {
 // Part.Ref, Total and Seq are filled from the UDH, so the store's
 // concatenation fields agree with it. The parts never alias m's slices, so
 // the caller may reuse its PDU buffer.
-// CheckSize refuses, with ErrTooLong, a body that no number of parts up
-// to opts' limit could hold, without looking at its content: no part holds
-// more than 160 octets of SMPP text (160 unpacked septets; Latin-1 and IA5
-// octets become at least one septet or two UCS-2 octets each). ToParts
-// calls it first, so that a 64 KiB message_payload costs nothing; callers
-// that do work per message before ToParts (hashing it, say) call it
-// before that work. (When both bodies are set, parse reports that
-// instead.)
-func CheckSize(m Message, opts Options) error {
-	limit := partLimit(opts)
-	body := m.ShortMessage
-	if m.Payload != nil {
-		body = m.Payload
-	}
-	if n := len(body); n > maxSeptets*limit && (m.Payload == nil || len(m.ShortMessage) == 0) {
-		return fmt.Errorf("%w: %d octets cannot fit in %d parts", ErrTooLong, n, limit)
-	}
-	return nil
-}
-
 func ToParts(m Message, opts Options) ([]smstext.Part, error) {
 	limit := partLimit(opts)
 	if err := CheckSize(m, opts); err != nil {
